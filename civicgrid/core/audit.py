@@ -1,0 +1,154 @@
+"""Writing and verifying the hash-chained audit trail."""
+
+import datetime
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from civicgrid.core.context import current_request_id
+from civicgrid.core.models import AuditChainHead, AuditEvent
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditProblem",
+    "event_hash",
+    "record_event",
+    "snapshot",
+    "verify_chain",
+]
+
+GENESIS_HASH = "0" * 64
+
+
+def _canonical(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def event_hash(event: AuditEvent) -> str:
+    payload = [
+        event.pk,
+        event.created.astimezone(datetime.UTC).isoformat(),
+        event.actor_id,
+        event.actor_name,
+        event.action,
+        event.target_type,
+        event.target_id,
+        event.target_repr,
+        event.scope_code,
+        event.before,
+        event.after,
+        event.request_id,
+        event.prev_hash,
+    ]
+    return hashlib.sha256(_canonical(payload).encode()).hexdigest()
+
+
+def _json_safe(value):
+    return None if value is None else json.loads(_canonical(value))
+
+
+def record_event(
+    action: str,
+    *,
+    actor=None,
+    target=None,
+    target_type: str = "",
+    target_id: str = "",
+    target_repr: str = "",
+    scope_code: str = "",
+    before=None,
+    after=None,
+) -> AuditEvent:
+    """Append one event. Call it inside the action's transaction so it commits with the change."""
+    if target is not None:
+        target_type = target_type or target._meta.label_lower
+        target_id = target_id or str(target.pk)
+        target_repr = target_repr or str(target)[:200]
+    with transaction.atomic():
+        head = AuditChainHead.objects.select_for_update().get_or_create(pk=1)[0]
+        event = AuditEvent(
+            pk=head.last_id + 1,
+            created=timezone.now(),
+            actor=actor if actor is not None and actor.pk else None,
+            actor_name=(actor.get_username() if actor is not None and actor.pk else "system"),
+            action=action,
+            target_type=target_type,
+            target_id=str(target_id),
+            target_repr=target_repr[:200],
+            scope_code=scope_code or "",
+            before=_json_safe(before),
+            after=_json_safe(after),
+            request_id=current_request_id(),
+            prev_hash=head.last_hash,
+        )
+        event.hash = event_hash(event)
+        AuditEvent.objects.bulk_create([event])
+        head.last_id = event.pk
+        head.last_hash = event.hash
+        head.count += 1
+        head.save(update_fields=["last_id", "last_hash", "count"])
+    return event
+
+
+@dataclass
+class AuditProblem:
+    event_id: int | None
+    message: str
+
+
+def verify_chain(*, chunk_size: int = 2000, progress=None) -> Iterator[AuditProblem]:
+    """Walk the whole chain and yield every inconsistency found.
+
+    Detects edited rows (hash mismatch), deleted or inserted rows (broken prev_hash links and
+    gaps in the id sequence), and a deleted tail (the chain head names a newer event).
+    """
+    head = AuditChainHead.objects.filter(pk=1).first()
+    expected_prev = GENESIS_HASH
+    expected_id = 1
+    seen = 0
+    last_id = 0
+    queryset = AuditEvent.objects.order_by("id")
+    for event in queryset.iterator(chunk_size=chunk_size):
+        seen += 1
+        if event.pk != expected_id:
+            yield AuditProblem(event.pk, f"events {expected_id}..{event.pk - 1} are missing")
+        if event.prev_hash != expected_prev:
+            yield AuditProblem(event.pk, "the link to the previous event is broken")
+        if event_hash(event) != event.hash:
+            yield AuditProblem(event.pk, "the event was changed after it was written")
+        expected_prev = event.hash
+        expected_id = event.pk + 1
+        last_id = event.pk
+        if progress is not None and seen % chunk_size == 0:
+            progress(seen)
+    if head is None:
+        if seen:
+            yield AuditProblem(None, "the chain head is missing")
+        return
+    if head.last_id != last_id or head.last_hash != expected_prev:
+        yield AuditProblem(
+            head.last_id or None,
+            f"the chain head names event {head.last_id} but the newest event is {last_id}",
+        )
+    if head.count != seen:
+        yield AuditProblem(None, f"the chain head counts {head.count} events, found {seen}")
+
+
+def snapshot(instance, *, exclude: tuple[str, ...] = ()) -> dict:
+    """Plain values of a model instance's concrete fields, for the before/after of an event.
+
+    Large JSON (boundaries) is summarised by a digest so the trail stays small.
+    """
+    data = {}
+    for field in instance._meta.concrete_fields:
+        if field.name in exclude:
+            continue
+        value = getattr(instance, field.attname)
+        if isinstance(value, dict | list) and len(_canonical(value)) > 500:
+            value = {"sha256": hashlib.sha256(_canonical(value).encode()).hexdigest()}
+        data[field.attname] = value
+    return json.loads(_canonical(data))

@@ -1,0 +1,91 @@
+"""Roles and what each may do: data, not code (MISSION A2, A3, G1).
+
+A role is held at a place (a region or grid code: the holder's scope is that code's subtree)
+and/or for a department. ``core.scoping`` turns a person's assignments into grants.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+__all__ = ["PERMISSIONS", "ROLE_LEVEL", "ROLE_PERMISSIONS", "Role"]
+
+
+class Role(models.TextChoices):
+    GRID_LEADER = "grid_leader", _("Grid leader")
+    GRID_WORKER = "grid_worker", _("Full-time grid worker")
+    GRID_WORKER_PART_TIME = "grid_worker_pt", _("Part-time grid worker")
+    MICRO_GRID_LEADER = "micro_grid_leader", _("Micro-grid leader")
+    LIAISON = "liaison", _("Community liaison")
+    GRID_INSTRUCTOR = "grid_instructor", _("Grid instructor")
+    VILLAGE_STAFF = "village_staff", _("Village / community staff")
+    TOWNSHIP_OPERATOR = "township_operator", _("Township command-room operator")
+    TOWNSHIP_LEADER = "township_leader", _("Township leader")
+    COUNTY_OPERATOR = "county_operator", _("County centre operator")
+    COUNTY_LEADER = "county_leader", _("County centre leader")
+    DEPARTMENT_HANDLER = "dept_handler", _("Department handler")
+    DEPARTMENT_RESIDENT = "dept_resident", _("Department staff resident in a grid")
+    DEPARTMENT_ON_CALL = "dept_on_call", _("Department staff on call for a grid")
+    MEDIATOR = "mediator", _("Mediator")
+    CO_GOVERNANCE = "co_governance", _("Co-governance member")
+    AUDITOR = "auditor", _("Auditor")
+    ADMIN = "admin", _("Administrator")
+
+
+# The level of place a role is held at; "department" roles need a department.
+ROLE_LEVEL = {
+    Role.GRID_LEADER: "grid",
+    Role.GRID_WORKER: "grid",
+    Role.GRID_WORKER_PART_TIME: "grid",
+    Role.MICRO_GRID_LEADER: "micro_grid",
+    Role.LIAISON: "grid",
+    Role.GRID_INSTRUCTOR: "grid",
+    Role.VILLAGE_STAFF: "village",
+    Role.TOWNSHIP_OPERATOR: "town",
+    Role.TOWNSHIP_LEADER: "town",
+    Role.COUNTY_OPERATOR: "county",
+    Role.COUNTY_LEADER: "county",
+    Role.DEPARTMENT_HANDLER: "department",
+    Role.DEPARTMENT_RESIDENT: "department_grid",
+    Role.DEPARTMENT_ON_CALL: "department_grid",
+    Role.MEDIATOR: "any",
+    Role.CO_GOVERNANCE: "any",
+    Role.AUDITOR: "any",
+    Role.ADMIN: "global",
+}
+
+PERMISSIONS = {
+    "regions.view": _("See regions and grids"),
+    "regions.change": _("Create and change regions and grids"),
+    "people.view": _("See people, houses, organisations and places"),
+    "people.change": _("Create and change people records"),
+    "people.view_pii": _("See ID and phone numbers unmasked"),
+    "people.assign_role": _("Give and take roles"),
+    "departments.view": _("See departments"),
+    "departments.change": _("Create and change departments"),
+    "audit.view": _("Read the audit trail"),
+}
+
+_FIELD = {"regions.view", "people.view"}
+_FIELD_PII = _FIELD | {"people.view_pii", "people.change"}
+_MANAGER = _FIELD_PII | {"departments.view", "people.assign_role"}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.GRID_LEADER: frozenset(_FIELD_PII),
+    Role.GRID_WORKER: frozenset(_FIELD_PII),
+    Role.GRID_WORKER_PART_TIME: frozenset(_FIELD),
+    Role.MICRO_GRID_LEADER: frozenset(_FIELD),
+    Role.LIAISON: frozenset({"regions.view"}),
+    Role.GRID_INSTRUCTOR: frozenset(_FIELD),
+    Role.VILLAGE_STAFF: frozenset(_FIELD_PII),
+    Role.TOWNSHIP_OPERATOR: frozenset(_MANAGER | {"regions.change"}),
+    Role.TOWNSHIP_LEADER: frozenset(_FIELD | {"departments.view"}),
+    Role.COUNTY_OPERATOR: frozenset(_MANAGER | {"regions.change", "departments.change"}),
+    Role.COUNTY_LEADER: frozenset(_FIELD | {"departments.view"}),
+    Role.DEPARTMENT_HANDLER: frozenset({"regions.view", "departments.view"}),
+    Role.DEPARTMENT_RESIDENT: frozenset({"regions.view", "departments.view"}),
+    Role.DEPARTMENT_ON_CALL: frozenset({"regions.view", "departments.view"}),
+    Role.MEDIATOR: frozenset({"regions.view"}),
+    Role.CO_GOVERNANCE: frozenset({"regions.view"}),
+    Role.AUDITOR: frozenset({"regions.view", "people.view", "departments.view", "audit.view"}),
+    Role.ADMIN: frozenset(PERMISSIONS),
+}

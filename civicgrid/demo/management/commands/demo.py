@@ -1,0 +1,23 @@
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from civicgrid.demo.loader import DEMO_LOGINS, DEMO_PASSWORD
+
+
+class Command(BaseCommand):
+    help = "Migrate, load the demo county if needed, print the demo logins and serve it."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addrport", default="127.0.0.1:8000")
+        parser.add_argument("--no-serve", action="store_true", help="set up only")
+
+    def handle(self, *args, addrport, no_serve, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stderr.write("database migrated")
+        call_command("load_demo")
+        self.stdout.write("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
+        for username, _role, _where, _dept, description in DEMO_LOGINS:
+            self.stdout.write(f"  {username:<10} {description}")
+        self.stdout.write(f"\nOpen http://{addrport}/ (admin: http://{addrport}/admin/)\n")
+        if not no_serve:
+            call_command("runserver", addrport, use_reloader=False)

@@ -1,0 +1,276 @@
+"""Every write to people, departments and roles. Each checks scope, validates, audits."""
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from civicgrid.core.audit import record_event, snapshot
+from civicgrid.core.errors import ActionRefused
+from civicgrid.core.roles import ROLE_LEVEL, Role
+from civicgrid.core.scoping import can, forget_scope
+from civicgrid.people import pii
+from civicgrid.people.models import Department, KeyGroup, Person, PersonKeyGroup, RoleAssignment
+from civicgrid.regions.models import Grid, Region
+
+__all__ = [
+    "do_assign_role",
+    "do_create_department",
+    "do_create_login",
+    "do_create_person",
+    "do_reveal_person_pii",
+    "do_revoke_role",
+    "do_tag_person",
+    "do_untag_person",
+    "do_update_department",
+    "do_update_person",
+]
+
+_PII_EXCLUDE = ("id_number_cipher", "id_number_hash", "phone_cipher", "phone_hash")
+_PERSON_FIELDS = {
+    "name", "gender", "birth_date", "address", "is_resident", "grid", "house", "id_number", "phone",
+}
+
+
+def _require(actor, permission: str, *, region_code: str | None = None, department_id=None):
+    if not can(actor, permission, region_code=region_code, department_id=department_id):
+        raise ActionRefused(_("You are not allowed to do this here."))
+
+
+def _seal_into(person: Person, *, id_number: str | None, phone: str | None) -> list[str]:
+    errors, changed = {}, []
+    if id_number is not None:
+        if id_number.strip():
+            try:
+                sealed = pii.seal_id_number(id_number)
+            except ValidationError as exc:
+                errors["id_number"] = exc.messages
+            else:
+                person.id_number_cipher, person.id_number_hash = sealed.cipher, sealed.hash
+                person.id_number_masked = sealed.masked
+        else:
+            person.id_number_cipher = person.id_number_hash = person.id_number_masked = ""
+        changed += ["id_number_cipher", "id_number_hash", "id_number_masked"]
+    if phone is not None:
+        if phone.strip():
+            try:
+                sealed = pii.seal_phone(phone)
+            except ValidationError as exc:
+                errors["phone"] = exc.messages
+            else:
+                person.phone_cipher, person.phone_hash = sealed.cipher, sealed.hash
+                person.phone_masked = sealed.masked
+        else:
+            person.phone_cipher = person.phone_hash = person.phone_masked = ""
+        changed += ["phone_cipher", "phone_hash", "phone_masked"]
+    if errors:
+        raise ValidationError(errors)
+    return changed
+
+
+def do_create_department(
+    *, code: str, name: str, kind: str, region: Region, short_name: str = "",
+    parent: Department | None = None, actor,
+) -> Department:
+    if kind not in Department.Kind.values:
+        raise ValidationError({"kind": _("Unknown department kind.")})
+    _require(actor, "departments.change", region_code=region.code)
+    with transaction.atomic():
+        if Department.objects.filter(code=code).exists():
+            raise ValidationError({"code": _("This code is already used.")})
+        department = Department.objects.create(
+            code=code, name=name, short_name=short_name, kind=kind, region=region, parent=parent
+        )
+        record_event("people.department.create", actor=actor, target=department,
+                     scope_code=region.code, after=snapshot(department))
+    return department
+
+
+def do_update_department(department: Department, *, actor, **changes) -> Department:
+    allowed = {"name", "short_name", "kind", "active", "parent"}
+    if set(changes) - allowed:
+        raise ValidationError(_("These fields cannot be changed: %s") % ", ".join(sorted(set(changes) - allowed)))
+    _require(actor, "departments.change", region_code=department.region.code)
+    with transaction.atomic():
+        department = Department.objects.select_for_update().get(pk=department.pk)
+        before = snapshot(department)
+        for name, value in changes.items():
+            setattr(department, name, value)
+        department.save(update_fields=list(changes))
+        record_event("people.department.update", actor=actor, target=department,
+                     scope_code=department.region.code, before=before, after=snapshot(department))
+    return department
+
+
+def do_create_person(
+    *, name: str, grid: Grid | None = None, region: Region | None = None, id_number: str = "",
+    phone: str = "", gender: str = "", birth_date=None, address: str = "", house=None,
+    is_resident: bool = True, actor,
+) -> Person:
+    if not name or not name.strip():
+        raise ValidationError({"name": _("A name is required.")})
+    if grid is None and region is None:
+        raise ValidationError({"grid": _("Say which grid or region the person belongs to.")})
+    region_code = grid.code if grid is not None else region.code
+    _require(actor, "people.change", region_code=region_code)
+    person = Person(
+        name=name.strip(), grid=grid, region_code=region_code, gender=gender,
+        birth_date=birth_date, address=address, house=house, is_resident=is_resident,
+    )
+    _seal_into(person, id_number=id_number, phone=phone)
+    with transaction.atomic():
+        person.save()
+        record_event("people.person.create", actor=actor, target=person, scope_code=region_code,
+                     after=snapshot(person, exclude=_PII_EXCLUDE))
+    return person
+
+
+def do_update_person(person: Person, *, actor, **changes) -> Person:
+    unknown = set(changes) - _PERSON_FIELDS
+    if unknown:
+        raise ValidationError(_("These fields cannot be changed: %s") % ", ".join(sorted(unknown)))
+    _require(actor, "people.change", region_code=person.region_code)
+    new_grid = changes.get("grid")
+    if new_grid is not None:
+        _require(actor, "people.change", region_code=new_grid.code)
+    with transaction.atomic():
+        person = Person.objects.select_for_update().get(pk=person.pk)
+        before = snapshot(person, exclude=_PII_EXCLUDE)
+        fields = _seal_into(person, id_number=changes.pop("id_number", None),
+                            phone=changes.pop("phone", None))
+        for name, value in changes.items():
+            setattr(person, name, value)
+            fields.append(name)
+        if new_grid is not None:
+            person.region_code = new_grid.code
+            fields.append("region_code")
+        person.save(update_fields=[*fields, "updated"])
+        record_event("people.person.update", actor=actor, target=person,
+                     scope_code=person.region_code, before=before,
+                     after=snapshot(person, exclude=_PII_EXCLUDE))
+    return person
+
+
+def do_reveal_person_pii(person: Person, *, actor, reason: str = "") -> dict[str, str]:
+    """The clear ID and phone numbers, for a role that needs them; the access is audited."""
+    _require(actor, "people.view_pii", region_code=person.region_code)
+    with transaction.atomic():
+        record_event("people.person.view_pii", actor=actor, target=person,
+                     scope_code=person.region_code, after={"reason": reason})
+    return {
+        "id_number": pii.reveal(person.id_number_cipher),
+        "phone": pii.reveal(person.phone_cipher),
+    }
+
+
+def do_tag_person(person: Person, key_group: KeyGroup, *, actor, since=None, note: str = ""):
+    _require(actor, "people.change", region_code=person.region_code)
+    with transaction.atomic():
+        tag, created = PersonKeyGroup.objects.get_or_create(
+            person=person, key_group=key_group,
+            defaults={"region_code": person.region_code, "since": since, "note": note},
+        )
+        if created:
+            record_event("people.person.tag", actor=actor, target=person,
+                         scope_code=person.region_code, after={"key_group": key_group.code})
+    return tag
+
+
+def do_untag_person(person: Person, key_group: KeyGroup, *, actor) -> None:
+    _require(actor, "people.change", region_code=person.region_code)
+    with transaction.atomic():
+        deleted, _rows = PersonKeyGroup.objects.filter(person=person, key_group=key_group).delete()
+        if deleted:
+            record_event("people.person.untag", actor=actor, target=person,
+                         scope_code=person.region_code, before={"key_group": key_group.code})
+
+
+def role_scope_code(role: str, *, region=None, grid=None, department=None) -> str:
+    """Where a role assignment reaches, or ValidationError if the place does not fit the role."""
+    level = ROLE_LEVEL.get(role)
+    if level is None:
+        raise ValidationError({"role": _("Unknown role.")})
+    place_error = ValidationError({"region": _("This role is held at a different kind of place.")})
+    if level == "global":
+        return ""
+    if level in {"grid", "micro_grid"}:
+        if grid is None or grid.is_micro != (level == "micro_grid"):
+            raise place_error
+        return grid.code
+    if level in {"village", "town", "county"}:
+        if region is None or region.level != level:
+            raise place_error
+        return region.code
+    if level in {"department", "department_grid"}:
+        if department is None:
+            raise ValidationError({"department": _("This role needs a department.")})
+        if level == "department_grid":
+            if grid is None or grid.is_micro:
+                raise place_error
+            return grid.code
+        return region.code if region is not None else department.region.code
+    # "any": a mediator, co-governance member or auditor works at a grid or a region.
+    if grid is not None:
+        return grid.code
+    if region is not None:
+        return region.code
+    raise place_error
+
+
+def do_assign_role(
+    person: Person, role: str, *, region: Region | None = None, grid: Grid | None = None,
+    department: Department | None = None, since=None, actor,
+) -> RoleAssignment:
+    scope_code = role_scope_code(role, region=region, grid=grid, department=department)
+    if role == Role.ADMIN:
+        if not (actor is not None and actor.is_superuser):
+            raise ActionRefused(_("Only a superuser can appoint administrators."))
+    else:
+        _require(actor, "people.assign_role", region_code=scope_code)
+    with transaction.atomic():
+        assignment, created = RoleAssignment.objects.get_or_create(
+            person=person, role=role, scope_code=scope_code, department=department,
+            defaults={"region": region, "grid": grid, "since": since},
+        )
+        if not created and not assignment.active:
+            assignment.active = True
+            assignment.save(update_fields=["active"])
+            created = True
+        if created:
+            record_event("people.role.assign", actor=actor, target=assignment,
+                         scope_code=scope_code, after=snapshot(assignment))
+    if person.user is not None:
+        forget_scope(person.user)
+    return assignment
+
+
+def do_revoke_role(assignment: RoleAssignment, *, actor) -> RoleAssignment:
+    if assignment.role == Role.ADMIN:
+        if not (actor is not None and actor.is_superuser):
+            raise ActionRefused(_("Only a superuser can remove administrators."))
+    else:
+        _require(actor, "people.assign_role", region_code=assignment.scope_code)
+    with transaction.atomic():
+        assignment = RoleAssignment.objects.select_for_update().get(pk=assignment.pk)
+        if assignment.active:
+            assignment.active = False
+            assignment.save(update_fields=["active"])
+            record_event("people.role.revoke", actor=actor, target=assignment,
+                         scope_code=assignment.scope_code, before={"active": True},
+                         after={"active": False})
+    return assignment
+
+
+def do_create_login(person: Person, *, username: str, password: str, actor, is_staff=False):
+    """Give a person a login account (staff use the workbench and, if is_staff, the admin)."""
+    _require(actor, "people.assign_role", region_code=person.region_code)
+    User = get_user_model()
+    with transaction.atomic():
+        if User.objects.filter(username=username).exists():
+            raise ValidationError({"username": _("This user name is taken.")})
+        user = User.objects.create_user(username=username, password=password, is_staff=is_staff)
+        Person.objects.filter(pk=person.pk).update(user=user)
+        person.user = user
+        record_event("people.login.create", actor=actor, target=person,
+                     scope_code=person.region_code, after={"username": username})
+    return user

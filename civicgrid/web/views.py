@@ -1,0 +1,105 @@
+"""Thin views: parse input, call a selector or action, render."""
+
+import csv
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Count
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from civicgrid.core.errors import ActionRefused
+from civicgrid.core.roles import Role
+from civicgrid.core.scoping import scope_for
+from civicgrid.people.actions import do_reveal_person_pii
+from civicgrid.people.selectors import access_person, people_visible_to
+from civicgrid.regions.selectors import grids_visible_to, regions_visible_to
+
+
+@require_GET
+def healthz(request):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+@login_required
+def home(request):
+    scope = scope_for(request.user)
+    labels = dict(Role.choices)
+    regions = regions_visible_to(request.user).values("level").annotate(n=Count("id"))
+    counts = {row["level"]: row["n"] for row in regions}
+    context = {
+        "roles": [
+            {"label": labels.get(g.role, g.role), "scope": g.prefix or _("everywhere")}
+            for g in scope.grants
+        ],
+        "town_count": counts.get("town", 0),
+        "village_count": counts.get("village", 0),
+        "grid_count": grids_visible_to(request.user).exclude(kind="micro").count(),
+        "people_count": people_visible_to(request.user).count() if scope.has("people.view") else None,
+    }
+    return render(request, "web/home.html", context)
+
+
+def _filtered_grids(request):
+    grids = grids_visible_to(request.user).exclude(kind="micro").order_by("code")
+    query = request.GET.get("q", "").strip()[:50]
+    if query:
+        grids = grids.filter(name__contains=query) | grids.filter(code__startswith=query)
+    kind = request.GET.get("kind", "")
+    if kind in {"basic", "dedicated"}:
+        grids = grids.filter(kind=kind)
+    return grids, query, kind
+
+
+@login_required
+def grid_list(request):
+    grids, query, kind = _filtered_grids(request)
+    page = Paginator(
+        grids.annotate(micro_count=Count("micro_grids")), 50
+    ).get_page(request.GET.get("page"))
+    return render(request, "web/grid_list.html", {"page": page, "q": query, "kind": kind})
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@login_required
+def grid_export(request):
+    grids, _query, _kind = _filtered_grids(request)
+    writer = csv.writer(_Echo())
+    header = [_("grid code"), _("name"), _("kind"), _("purpose"), _("village / community")]
+
+    def rows():
+        yield "\ufeff" + writer.writerow(header)
+        for grid in grids.iterator(chunk_size=1000):
+            yield writer.writerow([
+                grid.code, grid.name, grid.get_kind_display(), grid.purpose, grid.village.name,
+            ])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="grids.csv"'
+    return response
+
+
+@login_required
+def person_detail(request, person_id):
+    person = access_person(request.user, person_id)
+    return render(request, "web/person_detail.html", {"person": person, "revealed": None})
+
+
+@login_required
+@require_POST
+def person_reveal(request, person_id):
+    person = access_person(request.user, person_id)
+    try:
+        revealed = do_reveal_person_pii(person, actor=request.user, reason="web")
+    except ActionRefused as exc:
+        return HttpResponse(str(exc), status=403)
+    return render(request, "web/person_detail.html", {"person": person, "revealed": revealed})
