@@ -1,5 +1,4 @@
 import json
-import sys
 
 from django.core.management.base import BaseCommand
 
@@ -33,7 +32,7 @@ class Command(BaseCommand):
         ]
         text = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
         if output == "-":
-            sys.stdout.write(text + "\n")
+            self.stdout.write(text)
         else:
             with open(output, "w", encoding="utf-8") as handle:
                 handle.write(text)
