@@ -1,7 +1,8 @@
 """The ``civicgrid`` console command: Django's manage.py under the project's name.
 
 ``civicgrid demo`` sets up and serves the demo county; every other sub-command is a Django
-management command (``civicgrid migrate``, ``civicgrid verify_audit``, ``civicgrid import_grids`` …).
+management command (``civicgrid migrate``, ``civicgrid verify_audit``, ``civicgrid import_grids``
+…).
 """
 
 import os

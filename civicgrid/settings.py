@@ -4,7 +4,6 @@ import secrets
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 from civicgrid.env import env_bool, env_int, env_list, env_str, parse_database_url
 
@@ -40,9 +39,7 @@ def _fernet_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
-SECRET_KEY = _local_secret(
-    "CIVICGRID_SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(50)
-)
+SECRET_KEY = _local_secret("CIVICGRID_SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(50))
 # Personal data (ID numbers, phones) is encrypted with this key (Fernet) and indexed with a
 # keyed hash derived from it. Old keys still decrypt after a rotation.
 PII_KEY = _local_secret("CIVICGRID_PII_KEY", "pii_key", _fernet_key)

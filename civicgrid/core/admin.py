@@ -28,7 +28,9 @@ class ScopedAdmin(admin.ModelAdmin):
 
     def scoped_queryset(self, request):
         return restrict(
-            super().get_queryset(request), request.user, self.view_permission,
+            super().get_queryset(request),
+            request.user,
+            self.view_permission,
             region_field=self.region_field,
         )
 
@@ -74,7 +76,15 @@ class ScopedAdmin(admin.ModelAdmin):
 class AuditEventAdmin(ScopedAdmin):
     view_permission = "audit.view"
     region_field = "scope_code"
-    list_display = ["id", "created", "actor_name", "action", "target_type", "target_repr", "scope_code"]
+    list_display = [
+        "id",
+        "created",
+        "actor_name",
+        "action",
+        "target_type",
+        "target_repr",
+        "scope_code",
+    ]
     list_filter = ["action"]
     search_fields = ["actor_name", "target_repr", "target_id", "request_id"]
     date_hierarchy = "created"

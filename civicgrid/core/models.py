@@ -66,3 +66,6 @@ class AuditChainHead(models.Model):
     last_id = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
     count = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"audit chain head #{self.last_id}"

@@ -68,7 +68,9 @@ def scope_for(user) -> Scope:
     for role, scope_code, department_id in rows:
         # Only an administrator's assignment has the empty scope (everywhere); the action
         # that assigns roles guarantees it.
-        grants.append(Grant(role, ROLE_PERMISSIONS.get(role, frozenset()), scope_code, department_id))
+        grants.append(
+            Grant(role, ROLE_PERMISSIONS.get(role, frozenset()), scope_code, department_id)
+        )
     scope = Scope(grants=tuple(grants), superuser=user.is_superuser)
     setattr(user, _CACHE_ATTR, scope)
     return scope

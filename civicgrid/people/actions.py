@@ -28,7 +28,15 @@ __all__ = [
 
 _PII_EXCLUDE = ("id_number_cipher", "id_number_hash", "phone_cipher", "phone_hash")
 _PERSON_FIELDS = {
-    "name", "gender", "birth_date", "address", "is_resident", "grid", "house", "id_number", "phone",
+    "name",
+    "gender",
+    "birth_date",
+    "address",
+    "is_resident",
+    "grid",
+    "house",
+    "id_number",
+    "phone",
 }
 
 
@@ -69,8 +77,14 @@ def _seal_into(person: Person, *, id_number: str | None, phone: str | None) -> l
 
 
 def do_create_department(
-    *, code: str, name: str, kind: str, region: Region, short_name: str = "",
-    parent: Department | None = None, actor,
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    region: Region,
+    short_name: str = "",
+    parent: Department | None = None,
+    actor,
 ) -> Department:
     if kind not in Department.Kind.values:
         raise ValidationError({"kind": _("Unknown department kind.")})
@@ -81,15 +95,22 @@ def do_create_department(
         department = Department.objects.create(
             code=code, name=name, short_name=short_name, kind=kind, region=region, parent=parent
         )
-        record_event("people.department.create", actor=actor, target=department,
-                     scope_code=region.code, after=snapshot(department))
+        record_event(
+            "people.department.create",
+            actor=actor,
+            target=department,
+            scope_code=region.code,
+            after=snapshot(department),
+        )
     return department
 
 
 def do_update_department(department: Department, *, actor, **changes) -> Department:
     allowed = {"name", "short_name", "kind", "active", "parent"}
     if set(changes) - allowed:
-        raise ValidationError(_("These fields cannot be changed: %s") % ", ".join(sorted(set(changes) - allowed)))
+        raise ValidationError(
+            _("These fields cannot be changed: %s") % ", ".join(sorted(set(changes) - allowed))
+        )
     _require(actor, "departments.change", region_code=department.region.code)
     with transaction.atomic():
         department = Department.objects.select_for_update().get(pk=department.pk)
@@ -97,15 +118,30 @@ def do_update_department(department: Department, *, actor, **changes) -> Departm
         for name, value in changes.items():
             setattr(department, name, value)
         department.save(update_fields=list(changes))
-        record_event("people.department.update", actor=actor, target=department,
-                     scope_code=department.region.code, before=before, after=snapshot(department))
+        record_event(
+            "people.department.update",
+            actor=actor,
+            target=department,
+            scope_code=department.region.code,
+            before=before,
+            after=snapshot(department),
+        )
     return department
 
 
 def do_create_person(
-    *, name: str, grid: Grid | None = None, region: Region | None = None, id_number: str = "",
-    phone: str = "", gender: str = "", birth_date=None, address: str = "", house=None,
-    is_resident: bool = True, actor,
+    *,
+    name: str,
+    grid: Grid | None = None,
+    region: Region | None = None,
+    id_number: str = "",
+    phone: str = "",
+    gender: str = "",
+    birth_date=None,
+    address: str = "",
+    house=None,
+    is_resident: bool = True,
+    actor,
 ) -> Person:
     if not name or not name.strip():
         raise ValidationError({"name": _("A name is required.")})
@@ -114,14 +150,25 @@ def do_create_person(
     region_code = grid.code if grid is not None else region.code
     _require(actor, "people.change", region_code=region_code)
     person = Person(
-        name=name.strip(), grid=grid, region_code=region_code, gender=gender,
-        birth_date=birth_date, address=address, house=house, is_resident=is_resident,
+        name=name.strip(),
+        grid=grid,
+        region_code=region_code,
+        gender=gender,
+        birth_date=birth_date,
+        address=address,
+        house=house,
+        is_resident=is_resident,
     )
     _seal_into(person, id_number=id_number, phone=phone)
     with transaction.atomic():
         person.save()
-        record_event("people.person.create", actor=actor, target=person, scope_code=region_code,
-                     after=snapshot(person, exclude=_PII_EXCLUDE))
+        record_event(
+            "people.person.create",
+            actor=actor,
+            target=person,
+            scope_code=region_code,
+            after=snapshot(person, exclude=_PII_EXCLUDE),
+        )
     return person
 
 
@@ -136,8 +183,9 @@ def do_update_person(person: Person, *, actor, **changes) -> Person:
     with transaction.atomic():
         person = Person.objects.select_for_update().get(pk=person.pk)
         before = snapshot(person, exclude=_PII_EXCLUDE)
-        fields = _seal_into(person, id_number=changes.pop("id_number", None),
-                            phone=changes.pop("phone", None))
+        fields = _seal_into(
+            person, id_number=changes.pop("id_number", None), phone=changes.pop("phone", None)
+        )
         for name, value in changes.items():
             setattr(person, name, value)
             fields.append(name)
@@ -145,9 +193,14 @@ def do_update_person(person: Person, *, actor, **changes) -> Person:
             person.region_code = new_grid.code
             fields.append("region_code")
         person.save(update_fields=[*fields, "updated"])
-        record_event("people.person.update", actor=actor, target=person,
-                     scope_code=person.region_code, before=before,
-                     after=snapshot(person, exclude=_PII_EXCLUDE))
+        record_event(
+            "people.person.update",
+            actor=actor,
+            target=person,
+            scope_code=person.region_code,
+            before=before,
+            after=snapshot(person, exclude=_PII_EXCLUDE),
+        )
     return person
 
 
@@ -155,8 +208,13 @@ def do_reveal_person_pii(person: Person, *, actor, reason: str = "") -> dict[str
     """The clear ID and phone numbers, for a role that needs them; the access is audited."""
     _require(actor, "people.view_pii", region_code=person.region_code)
     with transaction.atomic():
-        record_event("people.person.view_pii", actor=actor, target=person,
-                     scope_code=person.region_code, after={"reason": reason})
+        record_event(
+            "people.person.view_pii",
+            actor=actor,
+            target=person,
+            scope_code=person.region_code,
+            after={"reason": reason},
+        )
     return {
         "id_number": pii.reveal(person.id_number_cipher),
         "phone": pii.reveal(person.phone_cipher),
@@ -167,12 +225,18 @@ def do_tag_person(person: Person, key_group: KeyGroup, *, actor, since=None, not
     _require(actor, "people.change", region_code=person.region_code)
     with transaction.atomic():
         tag, created = PersonKeyGroup.objects.get_or_create(
-            person=person, key_group=key_group,
+            person=person,
+            key_group=key_group,
             defaults={"region_code": person.region_code, "since": since, "note": note},
         )
         if created:
-            record_event("people.person.tag", actor=actor, target=person,
-                         scope_code=person.region_code, after={"key_group": key_group.code})
+            record_event(
+                "people.person.tag",
+                actor=actor,
+                target=person,
+                scope_code=person.region_code,
+                after={"key_group": key_group.code},
+            )
     return tag
 
 
@@ -181,8 +245,13 @@ def do_untag_person(person: Person, key_group: KeyGroup, *, actor) -> None:
     with transaction.atomic():
         deleted, _rows = PersonKeyGroup.objects.filter(person=person, key_group=key_group).delete()
         if deleted:
-            record_event("people.person.untag", actor=actor, target=person,
-                         scope_code=person.region_code, before={"key_group": key_group.code})
+            record_event(
+                "people.person.untag",
+                actor=actor,
+                target=person,
+                scope_code=person.region_code,
+                before={"key_group": key_group.code},
+            )
 
 
 def role_scope_code(role: str, *, region=None, grid=None, department=None) -> str:
@@ -218,8 +287,14 @@ def role_scope_code(role: str, *, region=None, grid=None, department=None) -> st
 
 
 def do_assign_role(
-    person: Person, role: str, *, region: Region | None = None, grid: Grid | None = None,
-    department: Department | None = None, since=None, actor,
+    person: Person,
+    role: str,
+    *,
+    region: Region | None = None,
+    grid: Grid | None = None,
+    department: Department | None = None,
+    since=None,
+    actor,
 ) -> RoleAssignment:
     scope_code = role_scope_code(role, region=region, grid=grid, department=department)
     if role == Role.ADMIN:
@@ -229,7 +304,10 @@ def do_assign_role(
         _require(actor, "people.assign_role", region_code=scope_code)
     with transaction.atomic():
         assignment, created = RoleAssignment.objects.get_or_create(
-            person=person, role=role, scope_code=scope_code, department=department,
+            person=person,
+            role=role,
+            scope_code=scope_code,
+            department=department,
             defaults={"region": region, "grid": grid, "since": since},
         )
         if not created and not assignment.active:
@@ -237,8 +315,13 @@ def do_assign_role(
             assignment.save(update_fields=["active"])
             created = True
         if created:
-            record_event("people.role.assign", actor=actor, target=assignment,
-                         scope_code=scope_code, after=snapshot(assignment))
+            record_event(
+                "people.role.assign",
+                actor=actor,
+                target=assignment,
+                scope_code=scope_code,
+                after=snapshot(assignment),
+            )
     if person.user is not None:
         forget_scope(person.user)
     return assignment
@@ -255,9 +338,14 @@ def do_revoke_role(assignment: RoleAssignment, *, actor) -> RoleAssignment:
         if assignment.active:
             assignment.active = False
             assignment.save(update_fields=["active"])
-            record_event("people.role.revoke", actor=actor, target=assignment,
-                         scope_code=assignment.scope_code, before={"active": True},
-                         after={"active": False})
+            record_event(
+                "people.role.revoke",
+                actor=actor,
+                target=assignment,
+                scope_code=assignment.scope_code,
+                before={"active": True},
+                after={"active": False},
+            )
     return assignment
 
 
@@ -271,6 +359,11 @@ def do_create_login(person: Person, *, username: str, password: str, actor, is_s
         user = User.objects.create_user(username=username, password=password, is_staff=is_staff)
         Person.objects.filter(pk=person.pk).update(user=user)
         person.user = user
-        record_event("people.login.create", actor=actor, target=person,
-                     scope_code=person.region_code, after={"username": username})
+        record_event(
+            "people.login.create",
+            actor=actor,
+            target=person,
+            scope_code=person.region_code,
+            after={"username": username},
+        )
     return user

@@ -54,24 +54,36 @@ class DepartmentAdmin(ScopedAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
-            changes = {f: data[f] for f in form.changed_data if f in {"name", "short_name", "kind", "active", "parent"}}
+            changes = {
+                f: data[f]
+                for f in form.changed_data
+                if f in {"name", "short_name", "kind", "active", "parent"}
+            }
             if changes:
                 do_update_department(obj, actor=request.user, **changes)
         else:
             obj.pk = do_create_department(
-                code=data["code"], name=data["name"], short_name=data.get("short_name", ""),
-                kind=data["kind"], region=data["region"], parent=data.get("parent"),
+                code=data["code"],
+                name=data["name"],
+                short_name=data.get("short_name", ""),
+                kind=data["kind"],
+                region=data["region"],
+                parent=data.get("parent"),
                 actor=request.user,
             ).pk
 
 
 class PersonForm(forms.ModelForm):
     id_number = forms.CharField(
-        label=_("ID number"), required=False, max_length=18,
+        label=_("ID number"),
+        required=False,
+        max_length=18,
         help_text=_("Leave empty to keep the stored number. Stored encrypted."),
     )
     phone = forms.CharField(
-        label=_("phone"), required=False, max_length=20,
+        label=_("phone"),
+        required=False,
+        max_length=20,
         help_text=_("Leave empty to keep the stored number. Stored encrypted."),
     )
 
@@ -119,9 +131,9 @@ class PersonAdmin(ScopedAdmin):
         term = search_term.strip()
         if term:
             hashes = [pii.blind_index("id", term.upper()), pii.blind_index("phone", term)]
-            queryset |= self.get_queryset(request).filter(id_number_hash__in=hashes) | self.get_queryset(
-                request
-            ).filter(phone_hash__in=hashes)
+            queryset |= self.get_queryset(request).filter(
+                id_number_hash__in=hashes
+            ) | self.get_queryset(request).filter(phone_hash__in=hashes)
         return queryset, distinct
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -135,7 +147,8 @@ class PersonAdmin(ScopedAdmin):
         data = form.cleaned_data
         if change:
             changes = {
-                f: data[f] for f in form.changed_data
+                f: data[f]
+                for f in form.changed_data
                 if f in {"name", "gender", "birth_date", "grid", "address", "is_resident"}
             }
             for secret in ("id_number", "phone"):
@@ -145,10 +158,15 @@ class PersonAdmin(ScopedAdmin):
                 do_update_person(obj, actor=request.user, **changes)
         else:
             obj.pk = do_create_person(
-                name=data["name"], grid=data.get("grid"), gender=data.get("gender", ""),
-                birth_date=data.get("birth_date"), address=data.get("address", ""),
-                is_resident=data.get("is_resident", True), id_number=data.get("id_number", ""),
-                phone=data.get("phone", ""), actor=request.user,
+                name=data["name"],
+                grid=data.get("grid"),
+                gender=data.get("gender", ""),
+                birth_date=data.get("birth_date"),
+                address=data.get("address", ""),
+                is_resident=data.get("is_resident", True),
+                id_number=data.get("id_number", ""),
+                phone=data.get("phone", ""),
+                actor=request.user,
             ).pk
 
     def save_related(self, request, form, formsets, change):
@@ -177,8 +195,13 @@ class RoleAssignmentAdmin(ScopedAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         obj.pk = do_assign_role(
-            data["person"], data["role"], region=data.get("region"), grid=data.get("grid"),
-            department=data.get("department"), since=data.get("since"), actor=request.user,
+            data["person"],
+            data["role"],
+            region=data.get("region"),
+            grid=data.get("grid"),
+            department=data.get("department"),
+            since=data.get("since"),
+            actor=request.user,
         ).pk
 
     @admin.action(description=_("Revoke the selected roles"))

@@ -63,7 +63,9 @@ def normalize_phone(value: str) -> str:
         phone = phone[3:]
     if _MOBILE.match(phone) or _LANDLINE.match(phone):
         return phone
-    raise ValidationError(_("Enter a mobile number (11 digits) or a landline such as 0574-62345678."))
+    raise ValidationError(
+        _("Enter a mobile number (11 digits) or a landline such as 0574-62345678.")
+    )
 
 
 def mask_id_number(number: str) -> str:

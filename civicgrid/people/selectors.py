@@ -59,13 +59,19 @@ def key_group_tags_visible_to(user) -> QuerySet[PersonKeyGroup]:
 def departments_visible_to(user, permission: str = "departments.view") -> QuerySet[Department]:
     """Departments serving places in the user's scope, and the user's own departments."""
     return restrict(
-        Department.objects.select_related("region"), user, permission,
-        region_field="region__code", department_field="pk", include_ancestors=True,
+        Department.objects.select_related("region"),
+        user,
+        permission,
+        region_field="region__code",
+        department_field="pk",
+        include_ancestors=True,
     )
 
 
 def role_assignments_visible_to(user) -> QuerySet[RoleAssignment]:
     return restrict(
         RoleAssignment.objects.select_related("person", "department"),
-        user, "people.view", region_field="scope_code",
+        user,
+        "people.view",
+        region_field="scope_code",
     )

@@ -30,7 +30,9 @@ _REGION_FIELDS = {"name", "division_type", "geometry"}
 
 def _require(actor, region_code: str, permission: str = "regions.change") -> None:
     if not can(actor, permission, region_code=region_code):
-        raise ActionRefused(_("You may not change regions or grids at %(code)s.") % {"code": region_code})
+        raise ActionRefused(
+            _("You may not change regions or grids at %(code)s.") % {"code": region_code}
+        )
 
 
 def _geometry_fields(geometry) -> dict:
@@ -55,14 +57,22 @@ def _bump_geometry_version() -> None:
 
 
 def do_create_region(
-    *, code: str, name: str, level: str, parent: Region | None, division_type: str = "",
-    geometry=None, actor,
+    *,
+    code: str,
+    name: str,
+    level: str,
+    parent: Region | None,
+    division_type: str = "",
+    geometry=None,
+    actor,
 ) -> Region:
     expected = Region.CODE_LENGTH.get(level)
     if expected is None:
         raise ValidationError({"level": _("Unknown level.")})
     if not (_DIGITS.match(code or "") and len(code) == expected):
-        raise ValidationError({"code": _("A %(level)s code has %(n)d digits.") % {"level": level, "n": expected}})
+        raise ValidationError(
+            {"code": _("A %(level)s code has %(n)d digits.") % {"level": level, "n": expected}}
+        )
     if level != Region.Level.COUNTY:
         if parent is None or not code.startswith(parent.code):
             raise ValidationError({"parent": _("The code must start with the parent's code.")})
@@ -71,11 +81,21 @@ def do_create_region(
         if Region.objects.filter(code=code).exists():
             raise ValidationError({"code": _("This code is already used.")})
         region = Region.objects.create(
-            code=code, name=name, level=level, parent=parent, division_type=division_type,
-            geometry_source=GeometrySource.DRAWN if geometry else "", **_geometry_fields(geometry),
+            code=code,
+            name=name,
+            level=level,
+            parent=parent,
+            division_type=division_type,
+            geometry_source=GeometrySource.DRAWN if geometry else "",
+            **_geometry_fields(geometry),
         )
-        record_event("regions.region.create", actor=actor, target=region, scope_code=code,
-                     after=snapshot(region))
+        record_event(
+            "regions.region.create",
+            actor=actor,
+            target=region,
+            scope_code=code,
+            after=snapshot(region),
+        )
     return region
 
 
@@ -93,8 +113,14 @@ def do_update_region(region: Region, *, actor, **changes) -> Region:
         for name, value in changes.items():
             setattr(region, name, value)
         region.save(update_fields=[*changes, "updated"])
-        record_event("regions.region.update", actor=actor, target=region, scope_code=region.code,
-                     before=before, after=snapshot(region))
+        record_event(
+            "regions.region.update",
+            actor=actor,
+            target=region,
+            scope_code=region.code,
+            before=before,
+            after=snapshot(region),
+        )
     return region
 
 
@@ -118,8 +144,15 @@ def _check_grid_code(code: str, village: Region, kind: str, parent: Grid | None)
 
 
 def do_create_grid(
-    *, code: str, name: str, village: Region, kind: str = Grid.Kind.BASIC, purpose: str = "",
-    parent: Grid | None = None, geometry=None, actor,
+    *,
+    code: str,
+    name: str,
+    village: Region,
+    kind: str = Grid.Kind.BASIC,
+    purpose: str = "",
+    parent: Grid | None = None,
+    geometry=None,
+    actor,
 ) -> Grid:
     _check_grid_code(code, village, kind, parent)
     if kind == Grid.Kind.DEDICATED and not purpose:
@@ -131,11 +164,18 @@ def do_create_grid(
         if Grid.objects.filter(code=code).exists():
             raise ValidationError({"code": _("This code is already used.")})
         grid = Grid.objects.create(
-            code=code, name=name, village=village, kind=kind, purpose=purpose, parent=parent,
-            geometry_source=GeometrySource.DRAWN if geometry else "", **_geometry_fields(geometry),
+            code=code,
+            name=name,
+            village=village,
+            kind=kind,
+            purpose=purpose,
+            parent=parent,
+            geometry_source=GeometrySource.DRAWN if geometry else "",
+            **_geometry_fields(geometry),
         )
-        record_event("regions.grid.create", actor=actor, target=grid, scope_code=code,
-                     after=snapshot(grid))
+        record_event(
+            "regions.grid.create", actor=actor, target=grid, scope_code=code, after=snapshot(grid)
+        )
         if geometry:
             _bump_geometry_version()
     return grid
@@ -160,8 +200,14 @@ def do_update_grid(grid: Grid, *, actor, **changes) -> Grid:
             grid.purpose = ""
             changes.setdefault("purpose", "")
         grid.save(update_fields=[*changes, "updated"])
-        record_event("regions.grid.update", actor=actor, target=grid, scope_code=grid.code,
-                     before=before, after=snapshot(grid))
+        record_event(
+            "regions.grid.update",
+            actor=actor,
+            target=grid,
+            scope_code=grid.code,
+            before=before,
+            after=snapshot(grid),
+        )
         if {"geometry", "active"} & set(changes):
             _bump_geometry_version()
     return grid
@@ -199,12 +245,18 @@ def do_import_grids(features: list[dict], *, actor, skip_bad: bool = False) -> G
     for index, code in enumerate(codes):
         if index not in bad and code[:12] not in villages:
             bad.add(index)
-            report.add_problem(index, "unknown_village", _("No village or community has code %(code)s.") % {"code": code[:12]})
+            report.add_problem(
+                index,
+                "unknown_village",
+                _("No village or community has code %(code)s.") % {"code": code[:12]},
+            )
     for index, code in enumerate(codes):
         if index not in bad and not can(actor, "regions.change", region_code=code):
             bad.add(index)
-            report.add_problem(index, "out_of_scope", _("You may not change grid %(code)s.") % {"code": code})
-    if bad and not skip_bad:
+            report.add_problem(
+                index, "out_of_scope", _("You may not change grid %(code)s.") % {"code": code}
+            )
+    if (bad or report.gaps) and not skip_bad:
         return result
     existing = {g.code: g for g in Grid.objects.filter(code__in=codes)}
     with transaction.atomic():
@@ -216,7 +268,11 @@ def do_import_grids(features: list[dict], *, actor, skip_bad: bool = False) -> G
             props = feature.get("properties") or {}
             kind = props.get("kind") or Grid.Kind.BASIC
             purpose = props.get("purpose") or ""
-            if kind not in Grid.Kind.values or kind == Grid.Kind.MICRO or purpose not in Grid.Purpose.values:
+            if (
+                kind not in Grid.Kind.values
+                or kind == Grid.Kind.MICRO
+                or purpose not in Grid.Purpose.values
+            ):
                 result.skipped.append(code)
                 report.add_problem(index, "bad_kind", _("Unknown kind or purpose."))
                 continue
@@ -224,11 +280,21 @@ def do_import_grids(features: list[dict], *, actor, skip_bad: bool = False) -> G
             grid = existing.get(code)
             if grid is None:
                 grid = Grid.objects.create(
-                    code=code, name=props.get("name") or code, village=villages[code[:12]],
-                    kind=kind, purpose=purpose, geometry_source=GeometrySource.IMPORTED, **fields,
+                    code=code,
+                    name=props.get("name") or code,
+                    village=villages[code[:12]],
+                    kind=kind,
+                    purpose=purpose,
+                    geometry_source=GeometrySource.IMPORTED,
+                    **fields,
                 )
-                record_event("regions.grid.import", actor=actor, target=grid, scope_code=code,
-                             after=snapshot(grid))
+                record_event(
+                    "regions.grid.import",
+                    actor=actor,
+                    target=grid,
+                    scope_code=code,
+                    after=snapshot(grid),
+                )
                 result.created.append(code)
             else:
                 before = snapshot(grid)
@@ -236,10 +302,25 @@ def do_import_grids(features: list[dict], *, actor, skip_bad: bool = False) -> G
                 grid.kind, grid.purpose = kind, purpose
                 grid.geometry, grid.bbox = fields["geometry"], fields["bbox"]
                 grid.geometry_source = GeometrySource.IMPORTED
-                grid.save(update_fields=["name", "kind", "purpose", "geometry", "bbox",
-                                         "geometry_source", "updated"])
-                record_event("regions.grid.import", actor=actor, target=grid, scope_code=code,
-                             before=before, after=snapshot(grid))
+                grid.save(
+                    update_fields=[
+                        "name",
+                        "kind",
+                        "purpose",
+                        "geometry",
+                        "bbox",
+                        "geometry_source",
+                        "updated",
+                    ]
+                )
+                record_event(
+                    "regions.grid.import",
+                    actor=actor,
+                    target=grid,
+                    scope_code=code,
+                    before=before,
+                    after=snapshot(grid),
+                )
                 result.updated.append(code)
         _bump_geometry_version()
     result.applied = True

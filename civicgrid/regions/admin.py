@@ -20,8 +20,17 @@ class RegionAdmin(ScopedAdmin):
     list_filter = ["level", "division_type"]
     search_fields = ["code", "name"]
     readonly_fields = ["bbox", "geometry_source", "updated"]
-    fields = ["code", "name", "level", "division_type", "parent", "geometry", "bbox",
-              "geometry_source", "updated"]
+    fields = [
+        "code",
+        "name",
+        "level",
+        "division_type",
+        "parent",
+        "geometry",
+        "bbox",
+        "geometry_source",
+        "updated",
+    ]
     raw_id_fields = ["parent"]
 
     def scoped_queryset(self, request):
@@ -33,13 +42,19 @@ class RegionAdmin(ScopedAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
-            changes = {f: data[f] for f in form.changed_data if f in {"name", "division_type", "geometry"}}
+            changes = {
+                f: data[f] for f in form.changed_data if f in {"name", "division_type", "geometry"}
+            }
             if changes:
                 do_update_region(obj, actor=request.user, **changes)
         else:
             created = do_create_region(
-                code=data["code"], name=data["name"], level=data["level"], parent=data.get("parent"),
-                division_type=data.get("division_type", ""), geometry=data.get("geometry"),
+                code=data["code"],
+                name=data["name"],
+                level=data["level"],
+                parent=data.get("parent"),
+                division_type=data.get("division_type", ""),
+                geometry=data.get("geometry"),
                 actor=request.user,
             )
             obj.pk = created.pk
@@ -55,8 +70,19 @@ class GridAdmin(ScopedAdmin):
     search_fields = ["code", "name"]
     raw_id_fields = ["village", "parent"]
     readonly_fields = ["bbox", "geometry_source", "updated"]
-    fields = ["code", "name", "village", "parent", "kind", "purpose", "active", "geometry", "bbox",
-              "geometry_source", "updated"]
+    fields = [
+        "code",
+        "name",
+        "village",
+        "parent",
+        "kind",
+        "purpose",
+        "active",
+        "geometry",
+        "bbox",
+        "geometry_source",
+        "updated",
+    ]
 
     def scoped_queryset(self, request):
         return grids_visible_to(request.user)
@@ -73,8 +99,13 @@ class GridAdmin(ScopedAdmin):
                 do_update_grid(obj, actor=request.user, **changes)
         else:
             created = do_create_grid(
-                code=data["code"], name=data["name"], village=data["village"],
-                kind=data["kind"], purpose=data.get("purpose") or "", parent=data.get("parent"),
-                geometry=data.get("geometry"), actor=request.user,
+                code=data["code"],
+                name=data["name"],
+                village=data["village"],
+                kind=data["kind"],
+                purpose=data.get("purpose") or "",
+                parent=data.get("parent"),
+                geometry=data.get("geometry"),
+                actor=request.user,
             )
             obj.pk = created.pk

@@ -130,3 +130,6 @@ class GeometryVersion(models.Model):
     """
 
     version = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"geometry version {self.version}"

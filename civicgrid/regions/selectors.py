@@ -30,9 +30,7 @@ def regions_visible_to(user, permission: str = "regions.view") -> QuerySet[Regio
 
 
 def grids_visible_to(user, permission: str = "regions.view") -> QuerySet[Grid]:
-    return restrict(
-        Grid.objects.select_related("village"), user, permission, region_field="code"
-    )
+    return restrict(Grid.objects.select_related("village"), user, permission, region_field="code")
 
 
 def access_region(user, code: str, permission: str = "regions.view") -> Region:

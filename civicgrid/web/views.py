@@ -40,7 +40,9 @@ def home(request):
         "town_count": counts.get("town", 0),
         "village_count": counts.get("village", 0),
         "grid_count": grids_visible_to(request.user).exclude(kind="micro").count(),
-        "people_count": people_visible_to(request.user).count() if scope.has("people.view") else None,
+        "people_count": people_visible_to(request.user).count()
+        if scope.has("people.view")
+        else None,
     }
     return render(request, "web/home.html", context)
 
@@ -59,9 +61,9 @@ def _filtered_grids(request):
 @login_required
 def grid_list(request):
     grids, query, kind = _filtered_grids(request)
-    page = Paginator(
-        grids.annotate(micro_count=Count("micro_grids")), 50
-    ).get_page(request.GET.get("page"))
+    page = Paginator(grids.annotate(micro_count=Count("micro_grids")), 50).get_page(
+        request.GET.get("page")
+    )
     return render(request, "web/grid_list.html", {"page": page, "q": query, "kind": kind})
 
 
@@ -79,9 +81,15 @@ def grid_export(request):
     def rows():
         yield "\ufeff" + writer.writerow(header)
         for grid in grids.iterator(chunk_size=1000):
-            yield writer.writerow([
-                grid.code, grid.name, grid.get_kind_display(), grid.purpose, grid.village.name,
-            ])
+            yield writer.writerow(
+                [
+                    grid.code,
+                    grid.name,
+                    grid.get_kind_display(),
+                    grid.purpose,
+                    grid.village.name,
+                ]
+            )
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="grids.csv"'

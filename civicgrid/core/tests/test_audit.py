@@ -47,12 +47,16 @@ def test_it_writes_a_chained_event_inside_actions(trail, personas):
 
 
 def test_it_detects_an_edited_event(trail):
-    _raw_update("UPDATE core_auditevent SET actor_name = %s WHERE id = %s", ["mallory", trail[1].pk])
+    _raw_update(
+        "UPDATE core_auditevent SET actor_name = %s WHERE id = %s", ["mallory", trail[1].pk]
+    )
     assert "not intact" in _verify()
 
 
 def test_it_detects_edited_before_and_after_values(trail):
-    _raw_update("UPDATE core_auditevent SET after = %s WHERE id = %s", ['{"name": "x"}', trail[-1].pk])
+    _raw_update(
+        "UPDATE core_auditevent SET after = %s WHERE id = %s", ['{"name": "x"}', trail[-1].pk]
+    )
     assert "not intact" in _verify()
 
 
@@ -88,7 +92,10 @@ def test_it_records_the_request_id_of_a_web_request(login, personas):
     assert response["X-Request-ID"] == "req-12345678"
     event = AuditEvent.objects.order_by("-id").first()
     assert (event.action, event.request_id, event.target_id) == (
-        "people.person.view_pii", "req-12345678", str(person.pk))
+        "people.person.view_pii",
+        "req-12345678",
+        str(person.pk),
+    )
 
 
 def test_it_chains_events_written_by_the_system(db):

@@ -33,7 +33,9 @@ def _resident(prefix):
 
 
 def _first_grid(prefix):
-    return Grid.objects.exclude(kind="micro").filter(code__startswith=prefix).order_by("code").first()
+    return (
+        Grid.objects.exclude(kind="micro").filter(code__startswith=prefix).order_by("code").first()
+    )
 
 
 def test_it_limits_every_selector_to_the_township(personas):
@@ -76,12 +78,15 @@ def test_it_lets_a_township_see_the_county_departments_serving_it(personas):
     assert regions == {"330281", LIZHOU}
 
 
-@pytest.mark.parametrize("name, sees_lizhou, sees_fengshan", [
-    ("county", True, True),
-    ("lizhou", True, False),
-    ("fengshan", False, True),
-    ("outsider", False, False),
-])
+@pytest.mark.parametrize(
+    "name, sees_lizhou, sees_fengshan",
+    [
+        ("county", True, True),
+        ("lizhou", True, False),
+        ("fengshan", False, True),
+        ("outsider", False, False),
+    ],
+)
 def test_it_scopes_the_grid_list_and_its_export(login, personas, name, sees_lizhou, sees_fengshan):
     client = login(getattr(personas, name))
     lizhou_code, fengshan_code = _first_grid(LIZHOU).code, _first_grid(FENGSHAN).code
@@ -159,8 +164,12 @@ def test_it_refuses_cross_scope_writes_in_actions(personas):
         do_reveal_person_pii(_resident(FENGSHAN), actor=personas.grid1)
     stranger = Person.objects.filter(user__username="outsider").first() or _resident(LIZHOU)
     with pytest.raises(PermissionDenied):
-        do_assign_role(stranger, "township_operator", region=Region.objects.get(code=FENGSHAN),
-                       actor=personas.lizhou)
+        do_assign_role(
+            stranger,
+            "township_operator",
+            region=Region.objects.get(code=FENGSHAN),
+            actor=personas.lizhou,
+        )
     with pytest.raises(PermissionDenied):
         do_update_grid(_first_grid(LIZHOU), actor=personas.grid1, name="x")
     # and the in-scope write works

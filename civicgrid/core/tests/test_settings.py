@@ -12,7 +12,10 @@ def _import_settings(**env):
     """Import the settings module in a fresh interpreter with extra environment variables."""
     return subprocess.run(
         [sys.executable, "-c", "import civicgrid.settings"],
-        env={**os.environ, **env}, capture_output=True, text=True, check=False,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -43,10 +46,19 @@ def test_it_parses_strict_values(monkeypatch):
 
 
 def test_it_reads_postgres_and_sqlite_urls(tmp_path):
-    pg = parse_database_url("DATABASE_URL", "postgres://u:p%40ss@db.example:6543/civic",
-                            sqlite_default_path=tmp_path / "x.sqlite3")
+    pg = parse_database_url(
+        "DATABASE_URL",
+        "postgres://u:p%40ss@db.example:6543/civic",
+        sqlite_default_path=tmp_path / "x.sqlite3",
+    )
     assert (pg["ENGINE"], pg["NAME"], pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"]) == (
-        "django.db.backends.postgresql", "civic", "u", "p@ss", "db.example", "6543")
+        "django.db.backends.postgresql",
+        "civic",
+        "u",
+        "p@ss",
+        "db.example",
+        "6543",
+    )
     default = parse_database_url("DATABASE_URL", "", sqlite_default_path=tmp_path / "x.sqlite3")
     assert default["ENGINE"] == "django.db.backends.sqlite3"
     assert "journal_mode=WAL" in default["OPTIONS"]["init_command"]

@@ -10,7 +10,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=None, help="default: CIVICGRID_DEMO_SEED")
         parser.add_argument(
-            "--scale", type=float, default=1.0,
+            "--scale",
+            type=float,
+            default=1.0,
             help="fraction of villages and grids to generate (tests use 0.05)",
         )
 
@@ -21,7 +23,8 @@ class Command(BaseCommand):
             self.stdout.write("the demo county is already loaded; nothing to do")
             return
         summary = load_demo(
-            seed=settings.DEMO_SEED if seed is None else seed, scale=scale,
+            seed=settings.DEMO_SEED if seed is None else seed,
+            scale=scale,
             progress=lambda line: self.stderr.write(line),
         )
         counts = ", ".join(f"{k} {v:,}" for k, v in summary.counts.items())

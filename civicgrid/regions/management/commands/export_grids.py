@@ -23,7 +23,10 @@ class Command(BaseCommand):
             {
                 "type": "Feature",
                 "properties": {
-                    "code": g.code, "name": g.name, "kind": g.kind, "purpose": g.purpose,
+                    "code": g.code,
+                    "name": g.name,
+                    "kind": g.kind,
+                    "purpose": g.purpose,
                     "village": g.village.code,
                 },
                 "geometry": g.geometry,

@@ -2,8 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from civicgrid.regions.actions import do_import_grids
 from civicgrid.core.commands import actor_option, resolve_actor
+from civicgrid.regions.actions import do_import_grids
 
 
 class Command(BaseCommand):
