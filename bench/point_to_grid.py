@@ -2,9 +2,11 @@
 
 Usage::
 
-    .venv/bin/python bench/point_to_grid.py [--points 1000000] [--source synthetic|db]
+    .venv/bin/python bench/point_to_grid.py [--points 1000000] [--source demo|synthetic|db]
 
-``--source synthetic`` (default) builds ~1,500 Voronoi cells with wiggly borders
+``--source demo`` (default) generates the demo county's 1,497 grids with the demo generator
+(the same polygons ``civicgrid demo`` loads, no database needed).
+``--source synthetic`` builds ~1,500 Voronoi cells with wiggly borders
 (~20-60 vertices each) tiling a ~1,500 km² blob around 121.15°E 30.04°N (Yuyao).
 ``--source db`` loads the top-level grids from the database through
 :func:`load_entries_from_db`.
@@ -113,6 +115,15 @@ def synthetic_entries(cells: int = 1_500, seed: int = 20_240_601) -> list[tuple[
     return list(zip(codes, polys, strict=True))
 
 
+def demo_entries(seed: int = 20241126) -> list[tuple[str, object]]:
+    """The demo county's top-level grids, straight from the generator."""
+    from civicgrid.demo.geometry import generate_geometry, read_divisions
+    from civicgrid.demo.loader import DIVISIONS_CSV
+
+    shapes = generate_geometry(read_divisions(DIVISIONS_CSV), seed=seed, scale=1.0)
+    return [(grid.code, grid.polygon) for grid in shapes.grids]
+
+
 def load_entries_from_db() -> list[tuple[str, object]]:
     """HOOK for ``--source db`` -- owned by the Django side.
 
@@ -172,7 +183,7 @@ def describe(entries) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", type=int, default=1_000_000, help="random points (1e6)")
-    parser.add_argument("--source", choices=("synthetic", "db"), default="synthetic")
+    parser.add_argument("--source", choices=("demo", "synthetic", "db"), default="demo")
     parser.add_argument("--cells", type=int, default=1_500, help="synthetic polygons (1500)")
     parser.add_argument(
         "--naive-sample",
@@ -197,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         if not entries:
             print("--source db: no grids with geometry in the database")
             return 2
+    elif args.source == "demo":
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civicgrid.settings")
+        import django
+
+        django.setup()
+        entries = demo_entries()
     else:
         entries = synthetic_entries(args.cells, args.seed)
     t_load = time.perf_counter() - start

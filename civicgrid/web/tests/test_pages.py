@@ -1,0 +1,59 @@
+import pytest
+from django.urls import reverse
+
+
+def test_it_shows_a_chinese_login_page_by_default(client, db):
+    response = client.get("/login/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert '<html lang="zh-hans">' in body
+    assert "登录" in body and "用户名" in body
+
+
+def test_it_switches_to_english_and_remembers(client, db):
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/login/"})
+    assert response.status_code == 302
+    body = client.get("/login/").content.decode()
+    assert '<html lang="en">' in body and "Log in to civicgrid" in body
+
+
+def test_it_sends_anonymous_visitors_to_the_login(client, db):
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_it_logs_in_with_a_demo_account_and_shows_the_roles(client, db):
+    from civicgrid.demo.loader import DEMO_PASSWORD
+
+    response = client.post("/login/", {"username": "lizhou", "password": DEMO_PASSWORD})
+    assert response.status_code == 302 and response["Location"] == reverse("home")
+    body = client.get("/").content.decode()
+    assert "330281001" in body
+    assert "镇街指挥室操作员" in body or "Township command-room operator" in body
+
+
+def test_it_rejects_a_wrong_password_without_error(client, db):
+    response = client.post("/login/", {"username": "lizhou", "password": "wrong"})
+    assert response.status_code == 200
+    assert "error" in response.content.decode()
+
+
+@pytest.mark.parametrize("url", [
+    "/grids/?page=abc", "/grids/?page=99999", "/grids/?q=%00%ff", "/grids/?kind=<script>",
+    "/people/999999999/", "/people/1/reveal/",
+])
+def test_it_answers_bad_input_without_a_server_error(login, personas, url):
+    response = login(personas.county).get(url)
+    assert response.status_code in {200, 404, 405}
+
+
+def test_it_reports_health(client, db):
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_it_pages_the_grid_list_with_a_fixed_number_of_queries(login, personas,
+                                                               django_assert_max_num_queries):
+    client = login(personas.county)
+    with django_assert_max_num_queries(8):
+        response = client.get("/grids/")
+    assert response.status_code == 200
