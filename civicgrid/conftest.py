@@ -30,9 +30,22 @@ class Personas:
 
     def __init__(self):
         User = get_user_model()
-        self._users = {u.username: u for u in User.objects.filter(
-            username__in=["admin", "county", "leader", "lizhou", "fengshan", "grid1", "grid2",
-                          "police", "auditor"])}
+        self._users = {
+            u.username: u
+            for u in User.objects.filter(
+                username__in=[
+                    "admin",
+                    "county",
+                    "leader",
+                    "lizhou",
+                    "fengshan",
+                    "grid1",
+                    "grid2",
+                    "police",
+                    "auditor",
+                ]
+            )
+        }
         self._users["outsider"] = User.objects.create_user("outsider", password="x")
 
     def __getattr__(self, name):
@@ -54,3 +67,12 @@ def login(client):
         return client
 
     return _login
+
+
+@pytest.fixture(autouse=True)
+def english_messages():
+    """Tests read messages in English; pages still follow each request's language."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

@@ -8,6 +8,7 @@ masked form shown to most readers (``*_masked``). See ``people.pii``.
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civicgrid.core.roles import Role
 from civicgrid.regions.models import Grid, Region
@@ -145,7 +146,7 @@ class Person(models.Model):
         on_delete=models.PROTECT,
         related_name="person",
     )
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=50)
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
     birth_date = models.DateField(_("date of birth"), null=True, blank=True)
     id_number_cipher = models.TextField(blank=True, editable=False)

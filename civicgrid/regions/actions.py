@@ -71,7 +71,10 @@ def do_create_region(
         raise ValidationError({"level": _("Unknown level.")})
     if not (_DIGITS.match(code or "") and len(code) == expected):
         raise ValidationError(
-            {"code": _("A %(level)s code has %(n)d digits.") % {"level": level, "n": expected}}
+            {
+                "code": _("A %(level)s code has %(n)d digits.")
+                % {"level": Region.Level(level).label, "n": expected}
+            }
         )
     if level != Region.Level.COUNTY:
         if parent is None or not code.startswith(parent.code):

@@ -203,3 +203,65 @@ def test_it_restricts_by_department(personas):
     department = RoleAssignment.objects.get(person__user=police).department
     rows = restrict(Department.objects.all(), police, "departments.view", department_field="pk")
     assert list(rows) == [department]
+
+
+def test_it_refuses_admin_additions_out_of_scope_with_a_message(login, personas):
+    client = login(personas.lizhou)
+    target = _resident(LIZHOU)
+    fengshan = Region.objects.get(code=FENGSHAN)
+    before = RoleAssignment.objects.count()
+    response = client.post(
+        "/admin/people/roleassignment/add/",
+        {
+            "person": target.pk,
+            "role": "township_operator",
+            "region": fengshan.pk,
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert RoleAssignment.objects.count() == before
+    assert "您无权在此执行该操作" in response.content.decode()  # the admin speaks Chinese
+    # inside the township the same form works and is audited
+    lizhou = Region.objects.get(code=LIZHOU)
+    response = client.post(
+        "/admin/people/roleassignment/add/",
+        {
+            "person": target.pk,
+            "role": "township_leader",
+            "region": lizhou.pk,
+        },
+    )
+    assert response.status_code == 302
+    assert RoleAssignment.objects.filter(person=target, role="township_leader").exists()
+    from civicgrid.core.models import AuditEvent
+
+    assert AuditEvent.objects.order_by("-id").first().action == "people.role.assign"
+
+
+def test_it_saves_admin_grid_edits_through_the_action(login, personas):
+    from civicgrid.core.models import AuditEvent
+
+    grid = _first_grid(LIZHOU)
+    client = login(personas.lizhou)
+    page = client.get(f"/admin/regions/grid/{grid.pk}/change/")
+    assert page.status_code == 200
+    response = client.post(
+        f"/admin/regions/grid/{grid.pk}/change/",
+        {
+            "name": "改名后的网格",
+            "kind": grid.kind,
+            "purpose": grid.purpose,
+            "active": "on",
+            "geometry": json.dumps(grid.geometry),
+        },
+    )
+    assert response.status_code == 302
+    grid.refresh_from_db()
+    assert grid.name == "改名后的网格"
+    event = AuditEvent.objects.order_by("-id").first()
+    assert (event.action, event.actor_name, event.after["name"]) == (
+        "regions.grid.update",
+        "lizhou",
+        "改名后的网格",
+    )

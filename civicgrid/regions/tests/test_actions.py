@@ -21,35 +21,55 @@ def _grids(village):
     return list(Grid.objects.filter(village=village).exclude(kind="micro").order_by("code"))
 
 
-@pytest.mark.parametrize("code, kind, purpose, message", [
-    ("330281001", "basic", "", "12-digit village code plus a 3-digit"),
-    ("330281002001001", "basic", "", "12-digit village code plus a 3-digit"),
-    ("{v}99x", "basic", "", "12-digit village code plus a 3-digit"),
-    ("{v}990", "dedicated", "", "needs a purpose"),
-    ("{v}990", "basic", "school", "Only dedicated grids"),
-])
+@pytest.mark.parametrize(
+    "code, kind, purpose, message",
+    [
+        ("330281001", "basic", "", "12-digit village code plus a 3-digit"),
+        ("330281002001001", "basic", "", "12-digit village code plus a 3-digit"),
+        ("{v}99x", "basic", "", "12-digit village code plus a 3-digit"),
+        ("{v}990", "dedicated", "", "needs a purpose"),
+        ("{v}990", "basic", "school", "Only dedicated grids"),
+    ],
+)
 def test_it_validates_new_grids(personas, code, kind, purpose, message):
     village = _village()
     with pytest.raises(ValidationError, match=message):
-        do_create_grid(code=code.format(v=village.code), name="新网格", village=village, kind=kind,
-                       purpose=purpose, actor=personas.lizhou)
+        do_create_grid(
+            code=code.format(v=village.code),
+            name="新网格",
+            village=village,
+            kind=kind,
+            purpose=purpose,
+            actor=personas.lizhou,
+        )
 
 
 def test_it_creates_a_dedicated_grid_and_audits(personas):
     village = _village()
-    grid = do_create_grid(code=village.code + "990", name="某某学校专属网格", village=village,
-                          kind="dedicated", purpose="school", actor=personas.lizhou)
+    grid = do_create_grid(
+        code=village.code + "990",
+        name="某某学校专属网格",
+        village=village,
+        kind="dedicated",
+        purpose="school",
+        actor=personas.lizhou,
+    )
     event = AuditEvent.objects.order_by("-id").first()
     assert (event.action, event.target_id, event.scope_code) == (
-        "regions.grid.create", str(grid.pk), grid.code)
+        "regions.grid.create",
+        str(grid.pk),
+        grid.code,
+    )
     with pytest.raises(ValidationError, match="already used"):
         do_create_grid(code=grid.code, name="x", village=village, actor=personas.lizhou)
 
 
 def test_it_rejects_a_self_intersecting_boundary(personas):
     grid = _grids(_village())[0]
-    bow_tie = {"type": "Polygon", "coordinates": [[[121, 30], [121.01, 30.01], [121.01, 30],
-                                                    [121, 30.01], [121, 30]]]}
+    bow_tie = {
+        "type": "Polygon",
+        "coordinates": [[[121, 30], [121.01, 30.01], [121.01, 30], [121, 30.01], [121, 30]]],
+    }
     with pytest.raises(ValidationError, match="not a valid polygon"):
         do_update_grid(grid, actor=personas.lizhou, geometry=bow_tie)
     with pytest.raises(ValidationError, match="GeoJSON polygon"):
@@ -67,8 +87,10 @@ def test_it_locates_points_and_follows_boundary_changes(personas):
     gcj_lng, gcj_lat = geo.wgs84_to_gcj02(point.x, point.y)
     assert locate_grid(gcj_lat, gcj_lng, datum="gcj02")[0] == grids[0].code
     # Move grid 0's boundary onto a far-away square: the index is rebuilt without a restart.
-    square = {"type": "Polygon", "coordinates": [[[120, 29], [120.01, 29], [120.01, 29.01],
-                                                   [120, 29.01], [120, 29]]]}
+    square = {
+        "type": "Polygon",
+        "coordinates": [[[120, 29], [120.01, 29], [120.01, 29.01], [120, 29.01], [120, 29]]],
+    }
     do_update_grid(grids[0], actor=personas.county, geometry=square)
     assert locate_grid(29.005, 120.005)[0] == grids[0].code
     assert locate_grid(point.y, point.x)[0] != grids[0].code
@@ -99,16 +121,24 @@ def test_it_round_trips_an_export_through_an_import(personas, tmp_path):
 
 
 def test_it_imports_nothing_when_a_feature_is_bad(personas, tmp_path):
-    village = _village()
+    village = max(
+        Region.objects.filter(level="village", code__startswith="330281001"),
+        key=lambda v: len(_grids(v)),
+    )
     data = _export("county", village.code)
-    first, second = data["features"][0], data["features"][1]
-    # A bow-tie for the first feature and the first feature's shape copied onto the second
-    # (an overlap that also leaves a gap where the second used to be).
-    ring = first["geometry"]["coordinates"][0]
-    first_geometry = json.loads(json.dumps(first["geometry"]))
-    first["geometry"]["coordinates"][0] = [ring[0], ring[2], ring[1], ring[3], ring[0]]
+    first, second, third = data["features"][:3]
+    # A bow-tie around the first feature's inner point; the second given the third's shape
+    # (an overlap, which also leaves a gap where the second used to be).
+    x, y = geo.geometry_from_geojson(first["geometry"]).representative_point().coords[0]
+    d = 0.0005
+    first["geometry"] = {
+        "type": "Polygon",
+        "coordinates": [
+            [[x - d, y - d], [x + d, y + d], [x + d, y - d], [x - d, y + d], [x - d, y - d]]
+        ],
+    }
     first["properties"]["name"] = "坏网格"
-    second["geometry"] = first_geometry
+    second["geometry"] = third["geometry"]
     path = tmp_path / "bad.geojson"
     path.write_text(json.dumps(data, ensure_ascii=False))
     out = io.StringIO()
@@ -116,8 +146,8 @@ def test_it_imports_nothing_when_a_feature_is_bad(personas, tmp_path):
         call_command("import_grids", str(path), "--as", "lizhou", stdout=out)
     report = out.getvalue()
     assert f"feature 0 (code {first['properties']['code']})" in report
-    assert "Self-intersection" in report or "self-intersect" in report.lower()
-    assert "overlap" in report.lower()
+    assert "self-intersection" in report.lower()
+    assert f"feature 1 (code {second['properties']['code']}): overlaps feature 2" in report
     assert f"village {village.code}" in report and "not covered" in report
     assert not Grid.objects.filter(name="坏网格").exists()
 

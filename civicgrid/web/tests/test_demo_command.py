@@ -23,7 +23,10 @@ def test_it_sets_up_and_serves_the_full_demo_county(tmp_path):
     env["CIVICGRID_VAR_DIR"] = str(tmp_path)
     process = subprocess.Popen(
         [sys.executable, "-m", "civicgrid", "demo", "--addrport", f"127.0.0.1:{port}"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         body, deadline = None, time.monotonic() + 240
@@ -46,4 +49,6 @@ def test_it_sets_up_and_serves_the_full_demo_county(tmp_path):
         assert f"  {login} " in output
     # The demo database is on SQLite in WAL mode, under the chosen var/ directory.
     assert (tmp_path / "civicgrid.sqlite3").exists()
-    assert (tmp_path / "civicgrid.sqlite3-wal").exists() or (tmp_path / "civicgrid.sqlite3").stat().st_size
+    assert (tmp_path / "civicgrid.sqlite3-wal").exists() or (
+        tmp_path / "civicgrid.sqlite3"
+    ).stat().st_size

@@ -38,10 +38,17 @@ def test_it_rejects_a_wrong_password_without_error(client, db):
     assert "error" in response.content.decode()
 
 
-@pytest.mark.parametrize("url", [
-    "/grids/?page=abc", "/grids/?page=99999", "/grids/?q=%00%ff", "/grids/?kind=<script>",
-    "/people/999999999/", "/people/1/reveal/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/grids/?page=abc",
+        "/grids/?page=99999",
+        "/grids/?q=%00%ff",
+        "/grids/?kind=<script>",
+        "/people/999999999/",
+        "/people/1/reveal/",
+    ],
+)
 def test_it_answers_bad_input_without_a_server_error(login, personas, url):
     response = login(personas.county).get(url)
     assert response.status_code in {200, 404, 405}
@@ -51,8 +58,9 @@ def test_it_reports_health(client, db):
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
-def test_it_pages_the_grid_list_with_a_fixed_number_of_queries(login, personas,
-                                                               django_assert_max_num_queries):
+def test_it_pages_the_grid_list_with_a_fixed_number_of_queries(
+    login, personas, django_assert_max_num_queries
+):
     client = login(personas.county)
     with django_assert_max_num_queries(8):
         response = client.get("/grids/")

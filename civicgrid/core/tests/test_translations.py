@@ -1,0 +1,28 @@
+"""Every string shown to people has a Chinese translation, and the compiled catalogue is current."""
+
+import re
+from pathlib import Path
+
+from django.utils import translation
+
+PO = Path(__file__).resolve().parents[2] / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+
+
+def _entries():
+    text = PO.read_text(encoding="utf-8")
+    for block in text.split("\n\n")[1:]:
+        msgid = "".join(re.findall(r'^msgid(?:_plural)? "(.*)"$|^"(.*)"$', block, re.M)[0])
+        fuzzy = "#, fuzzy" in block
+        msgstrs = re.findall(r'^msgstr(?:\[\d\])? "(.*)"((?:\n".*")*)', block, re.M)
+        yield msgid, fuzzy, ["".join([a, *re.findall(r'"(.*)"', b)]) for a, b in msgstrs]
+
+
+def test_it_translates_every_message_into_chinese():
+    missing = [msgid for msgid, fuzzy, strs in _entries() if fuzzy or not all(strs)]
+    assert missing == []
+
+
+def test_it_serves_the_compiled_catalogue():
+    with translation.override("zh-hans"):
+        assert translation.gettext("Log in to civicgrid") == "登录 civicgrid"
+        assert translation.gettext("Grid leader") == "网格长"
