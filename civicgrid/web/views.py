@@ -5,7 +5,7 @@ import csv
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -17,6 +17,7 @@ from civicgrid.core.scoping import scope_for
 from civicgrid.people.actions import do_reveal_person_pii
 from civicgrid.people.selectors import access_person, people_visible_to
 from civicgrid.regions.selectors import grids_visible_to, regions_visible_to
+from civicgrid.web.forms import GridFilterForm
 
 
 @require_GET
@@ -49,22 +50,27 @@ def home(request):
 
 def _filtered_grids(request):
     grids = grids_visible_to(request.user).exclude(kind="micro").order_by("code")
-    query = request.GET.get("q", "").strip()[:50]
+    form = GridFilterForm(request.GET)
+    if not form.is_valid():
+        return grids, form
+    query, kind = form.cleaned_data["q"].strip(), form.cleaned_data["kind"]
     if query:
-        grids = grids.filter(name__contains=query) | grids.filter(code__startswith=query)
-    kind = request.GET.get("kind", "")
-    if kind in {"basic", "dedicated"}:
+        grids = grids.filter(Q(name__contains=query) | Q(code__startswith=query))
+    if kind:
         grids = grids.filter(kind=kind)
-    return grids, query, kind
+    return grids, form
 
 
 @login_required
 def grid_list(request):
-    grids, query, kind = _filtered_grids(request)
+    grids, form = _filtered_grids(request)
     page = Paginator(grids.annotate(micro_count=Count("micro_grids")), 50).get_page(
         request.GET.get("page")
     )
-    return render(request, "web/grid_list.html", {"page": page, "q": query, "kind": kind})
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"page": page, "form": form, "query": query.urlencode()}
+    return render(request, "web/grid_list.html", context)
 
 
 class _Echo:
@@ -74,7 +80,7 @@ class _Echo:
 
 @login_required
 def grid_export(request):
-    grids, _query, _kind = _filtered_grids(request)
+    grids, _form = _filtered_grids(request)
     writer = csv.writer(_Echo())
     header = [_("grid code"), _("name"), _("kind"), _("purpose"), _("village / community")]
 

@@ -65,3 +65,19 @@ def test_it_pages_the_grid_list_with_a_fixed_number_of_queries(
     with django_assert_max_num_queries(8):
         response = client.get("/grids/")
     assert response.status_code == 200
+
+
+def test_it_filters_the_grid_list_and_exports_the_same_rows(login, personas):
+    from civicgrid.regions.models import Grid
+
+    dedicated = Grid.objects.filter(kind="dedicated").order_by("code").first()
+    basic = Grid.objects.filter(kind="basic").order_by("code").first()
+    client = login(personas.county)
+    page = client.get("/grids/", {"kind": "dedicated"}).content.decode()
+    assert dedicated.code in page and basic.code not in page
+    page = client.get("/grids/", {"q": dedicated.name}).content.decode()
+    assert dedicated.code in page and basic.code not in page
+    export = client.get("/grids/export.csv", {"kind": "dedicated"})
+    rows = b"".join(export.streaming_content).decode("utf-8-sig").splitlines()
+    assert len(rows) == 1 + Grid.objects.filter(kind="dedicated").count()
+    assert any(row.startswith(dedicated.code) for row in rows)
