@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "civicgrid.core",
     "civicgrid.regions",
     "civicgrid.people",
+    "civicgrid.cases",
     "civicgrid.demo",
     "civicgrid.web",
 ]

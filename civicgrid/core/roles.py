@@ -63,29 +63,44 @@ PERMISSIONS = {
     "departments.view": _("See departments"),
     "departments.change": _("Create and change departments"),
     "audit.view": _("Read the audit trail"),
+    "cases.view": _("See cases"),
+    "cases.report": _("Report cases"),
+    "cases.handle": _("Act on cases owned by one's own unit"),
+    "cases.department": _("Handle cases dispatched to one's department"),
+    "cases.supervise": _("Supervise cases (督办)"),
+    "cases.instruct": _("Write leader instructions"),
+    "cases.review": _("Review cases after repeated dissatisfaction"),
+    "cases.configure": _("Edit the case taxonomy"),
 }
 
-_FIELD = {"regions.view", "people.view"}
-_FIELD_PII = _FIELD | {"people.view_pii", "people.change"}
-_MANAGER = _FIELD_PII | {"departments.view", "people.assign_role"}
+_REPORT = {"regions.view", "cases.report"}
+_FIELD = {"regions.view", "people.view", "cases.view", "cases.report"}
+_FIELD_PII = _FIELD | {"people.view_pii", "people.change", "cases.handle"}
+_MANAGER = _FIELD_PII | {"departments.view", "people.assign_role", "cases.supervise"}
+_LEADER = _FIELD | {"departments.view", "cases.handle", "cases.supervise", "cases.instruct"}
+_DEPARTMENT = {"regions.view", "departments.view", "cases.view", "cases.report", "cases.department"}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.GRID_LEADER: frozenset(_FIELD_PII),
     Role.GRID_WORKER: frozenset(_FIELD_PII),
     Role.GRID_WORKER_PART_TIME: frozenset(_FIELD),
     Role.MICRO_GRID_LEADER: frozenset(_FIELD),
-    Role.LIAISON: frozenset({"regions.view"}),
+    Role.LIAISON: frozenset(_REPORT),
     Role.GRID_INSTRUCTOR: frozenset(_FIELD),
     Role.VILLAGE_STAFF: frozenset(_FIELD_PII),
     Role.TOWNSHIP_OPERATOR: frozenset(_MANAGER | {"regions.change"}),
-    Role.TOWNSHIP_LEADER: frozenset(_FIELD | {"departments.view"}),
-    Role.COUNTY_OPERATOR: frozenset(_MANAGER | {"regions.change", "departments.change"}),
-    Role.COUNTY_LEADER: frozenset(_FIELD | {"departments.view"}),
-    Role.DEPARTMENT_HANDLER: frozenset({"regions.view", "departments.view"}),
-    Role.DEPARTMENT_RESIDENT: frozenset({"regions.view", "departments.view"}),
-    Role.DEPARTMENT_ON_CALL: frozenset({"regions.view", "departments.view"}),
-    Role.MEDIATOR: frozenset({"regions.view"}),
-    Role.CO_GOVERNANCE: frozenset({"regions.view"}),
-    Role.AUDITOR: frozenset({"regions.view", "people.view", "departments.view", "audit.view"}),
+    Role.TOWNSHIP_LEADER: frozenset(_LEADER),
+    Role.COUNTY_OPERATOR: frozenset(
+        _MANAGER | {"regions.change", "departments.change", "cases.review", "cases.configure"}
+    ),
+    Role.COUNTY_LEADER: frozenset(_LEADER | {"cases.review"}),
+    Role.DEPARTMENT_HANDLER: frozenset(_DEPARTMENT),
+    Role.DEPARTMENT_RESIDENT: frozenset(_DEPARTMENT),
+    Role.DEPARTMENT_ON_CALL: frozenset(_DEPARTMENT),
+    Role.MEDIATOR: frozenset(_REPORT),
+    Role.CO_GOVERNANCE: frozenset(_REPORT),
+    Role.AUDITOR: frozenset(
+        {"regions.view", "people.view", "departments.view", "audit.view", "cases.view"}
+    ),
     Role.ADMIN: frozenset(PERMISSIONS),
 }

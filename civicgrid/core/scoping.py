@@ -16,7 +16,9 @@ from civicgrid.core.roles import ROLE_PERMISSIONS
 __all__ = [
     "Grant",
     "Scope",
+    "acts_for_unit",
     "ancestor_codes",
+    "departments_of",
     "can",
     "forget_scope",
     "restrict",
@@ -103,17 +105,56 @@ def restrict(
     for grant in scope.grants:
         if permission not in grant.permissions:
             continue
-        if region_field:
+        if department_field and grant.department_id is not None:
+            # A department's staff reach rows through their department, not their area.
+            if "__" in department_field:
+                # Through a to-many relation: a subquery, so rows are not repeated.
+                ids = queryset.model._base_manager.filter(
+                    **{department_field: grant.department_id}
+                ).values("pk")
+                condition |= Q(pk__in=ids)
+            else:
+                condition |= Q(**{department_field: grant.department_id})
+            matched = True
+        elif region_field:
             if grant.prefix == "":
                 return queryset
             condition |= Q(**{f"{region_field}__startswith": grant.prefix})
             if include_ancestors:
                 condition |= Q(**{f"{region_field}__in": ancestor_codes(grant.prefix)})
             matched = True
-        if department_field and grant.department_id is not None:
-            condition |= Q(**{department_field: grant.department_id})
-            matched = True
     return queryset.filter(condition) if matched else queryset.none()
+
+
+def acts_for_unit(user, permission: str, level_role_levels: set[str], unit_code: str) -> bool:
+    """Does ``user`` hold ``permission`` in a role placed exactly at ``unit_code``?
+
+    Acting *for* a unit (a grid, a village, a township command room, the county centre) needs
+    a role at that unit, not merely above or below it: a county operator may see a township's
+    case but the township command room dispatches it.
+    """
+    from civicgrid.core.roles import ROLE_LEVEL
+
+    scope = scope_for(user)
+    if scope.superuser:
+        return True
+    return any(
+        permission in g.permissions
+        and (
+            g.prefix == ""
+            or (g.prefix == unit_code and ROLE_LEVEL.get(g.role) in level_role_levels)
+        )
+        for g in scope.grants
+    )
+
+
+def departments_of(user, permission: str) -> set[int]:
+    """The departments ``user`` acts for with ``permission``."""
+    return {
+        g.department_id
+        for g in scope_for(user).grants
+        if permission in g.permissions and g.department_id is not None
+    }
 
 
 def ancestor_codes(code: str) -> list[str]:
