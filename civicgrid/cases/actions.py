@@ -5,7 +5,7 @@ notifications in the same transaction (delivered after commit by ``civicgrid sen
 
 import hashlib
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -68,6 +68,7 @@ __all__ = [
     "do_sign_case",
     "do_supervise_case",
     "do_suspend_case",
+    "do_update_category",
     "do_verify_case",
     "parse_limit",
 ]
@@ -192,7 +193,7 @@ def _check_actor(case: Case, who: str, actor) -> str:
 
 
 def _lock(case: Case, expected_version: int | None) -> Case:
-    locked = Case.objects.select_for_update().select_related("category").get(pk=case.pk)
+    locked = Case.objects.select_for_update(of=("self",)).select_related("category").get(pk=case.pk)
     if expected_version is not None and locked.version != expected_version:
         raise CaseConflict(
             _(
@@ -1000,8 +1001,9 @@ def do_decide_extension(
         fields = ()
         data = {"days": request.days, "approved": approve}
         if approve:
+            # The old deadline's day counts as the day of receipt: n more working days.
             case.resolve_deadline = default_calendar().add_working_days(
-                case.resolve_deadline, request.days
+                case.resolve_deadline - timedelta(microseconds=1), request.days
             )
             case.extension_days += request.days
             case.due_soon_notified_at = None
@@ -1297,3 +1299,64 @@ def is_owner(actor, case: Case) -> bool:
 
 def default_duplicate_radius_m() -> float:
     return float(getattr(settings, "CASE_DUPLICATE_RADIUS_M", 150))
+
+
+_CATEGORY_FIELDS = {
+    "name",
+    "name_en",
+    "default_level",
+    "department_kinds",
+    "sign_limit",
+    "resolve_limit_grid",
+    "resolve_limit_village",
+    "resolve_limit_town",
+    "resolve_limit_county",
+    "acceptance_criteria",
+    "closing_criteria",
+    "active",
+}
+
+
+def do_update_category(category: Category, *, actor, **changes) -> Category:
+    """Edit a taxonomy node (routing, limits, criteria); validated like an import."""
+    from civicgrid.core.audit import snapshot
+
+    if set(changes) - _CATEGORY_FIELDS:
+        raise ValidationError(
+            _("These fields cannot be changed: %s")
+            % ", ".join(sorted(set(changes) - _CATEGORY_FIELDS))
+        )
+    if not scope_for(actor).has("cases.configure"):
+        raise ActionRefused(_("You may not change the case taxonomy."))
+    errors = {}
+    for field in (
+        "sign_limit",
+        "resolve_limit_grid",
+        "resolve_limit_village",
+        "resolve_limit_town",
+        "resolve_limit_county",
+    ):
+        if changes.get(field):
+            try:
+                parse_limit(changes[field])
+            except ValueError:
+                errors[field] = [_("Write a limit like 4h (working hours) or 5d (working days).")]
+    kinds = set(Department.Kind.values)
+    if "department_kinds" in changes and not set(changes["department_kinds"]) <= kinds:
+        errors["department_kinds"] = [_("Unknown department kind.")]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        category = Category.objects.select_for_update().get(pk=category.pk)
+        before = snapshot(category)
+        for name, value in changes.items():
+            setattr(category, name, value)
+        category.save(update_fields=list(changes))
+        record_event(
+            "cases.category.update",
+            actor=actor,
+            target=category,
+            before=before,
+            after=snapshot(category),
+        )
+    return category
