@@ -27,6 +27,8 @@ from civicgrid.cases.models import (
     CaseReporter,
     Category,
     ExtensionRequest,
+    JointMeeting,
+    JointOperation,
     LeaderInstruction,
     Level,
     Notification,
@@ -57,6 +59,9 @@ __all__ = [
     "do_handle_case",
     "do_instruct_case",
     "do_mark_hard_case",
+    "do_plan_joint_operation",
+    "do_record_joint_meeting",
+    "do_record_joint_operation_result",
     "do_merge_case",
     "do_reject_case",
     "do_report_case",
@@ -293,8 +298,34 @@ def _notify(case: Case, event: str, subject: str, *, users=(), departments=(), u
     Notification.objects.bulk_create(rows)
 
 
-def _reporter_users(case: Case):
-    return [r.user for r in case.reporters.select_related("user") if r.user_id]
+def _notify_reporters(case: Case, event: str, subject: str) -> None:
+    """Every reporter hears the outcome: in the app if they have an account, else by SMS."""
+    now = timezone.now()
+    rows = []
+    for reporter in case.reporters.all():
+        if reporter.user_id:
+            rows.append(
+                Notification(
+                    recipient_id=reporter.user_id,
+                    channel="inbox",
+                    case=case,
+                    event=event,
+                    subject=subject,
+                    created=now,
+                )
+            )
+        elif reporter.phone_cipher:
+            rows.append(
+                Notification(
+                    reporter=reporter,
+                    channel="sms",
+                    case=case,
+                    event=event,
+                    subject=subject,
+                    created=now,
+                )
+            )
+    Notification.objects.bulk_create(rows)
 
 
 def _save_photos(case: Case, photos, kind: str, action: CaseAction | None = None) -> list:
@@ -555,11 +586,8 @@ def do_reject_case(case: Case, *, actor, reason: str, expected_version=None) -> 
             text=reason,
             fields=("closed_at",),
         )
-        _notify(
-            case,
-            "rejected",
-            _("Case %(code)s was not accepted") % {"code": case.code},
-            users=_reporter_users(case),
+        _notify_reporters(
+            case, "rejected", _("Case %(code)s was not accepted") % {"code": case.code}
         )
     return case
 
@@ -891,12 +919,7 @@ def do_verify_case(
             fields=tuple(fields),
         )
         if passed:
-            _notify(
-                case,
-                "closed",
-                _("Case %(code)s is closed") % {"code": case.code},
-                users=_reporter_users(case),
-            )
+            _notify_reporters(case, "closed", _("Case %(code)s is closed") % {"code": case.code})
         else:
             lead = _lead(case)
             _notify(
@@ -935,12 +958,7 @@ def do_self_close_case(
         )
         _save_photos(case, before_photos, Attachment.Kind.BEFORE, row)
         _save_photos(case, after_photos, Attachment.Kind.AFTER, row)
-        _notify(
-            case,
-            "closed",
-            _("Case %(code)s is closed") % {"code": case.code},
-            users=_reporter_users(case),
-        )
+        _notify_reporters(case, "closed", _("Case %(code)s is closed") % {"code": case.code})
     return case
 
 
@@ -1360,3 +1378,120 @@ def do_update_category(category: Category, *, actor, **changes) -> Category:
             after=snapshot(category),
         )
     return category
+
+
+def do_record_joint_meeting(
+    case: Case,
+    *,
+    actor,
+    decisions: str,
+    follow_ups: str = "",
+    departments=(),
+    held_at: datetime | None = None,
+) -> JointMeeting:
+    """A joint meeting on a hard case, chaired by its leader or a supervising leader."""
+    if not (decisions or "").strip():
+        raise ValidationError({"decisions": _("Record what the meeting decided.")})
+    with transaction.atomic():
+        case = _lock(case, None)
+        workflow.next_step(case.state, "joint_meeting")
+        if not case.hard_case:
+            raise ActionRefused(_("Joint meetings are held on hard cases (提级攻坚)."))
+        if actor.pk != case.hard_case_leader_id and not can(
+            actor, "cases.instruct", region_code=case.region_code
+        ):
+            raise ActionRefused(_("Only the responsible leader records joint meetings."))
+        meeting = JointMeeting.objects.create(
+            case=case,
+            held_at=held_at or timezone.now(),
+            chaired_by=actor,
+            decisions=decisions,
+            follow_ups=follow_ups,
+        )
+        meeting.departments.set(departments)
+        _record(
+            case,
+            "joint_meeting",
+            actor=actor,
+            from_state=case.state,
+            text=decisions,
+            data={"follow_ups": follow_ups, "departments": [d.code for d in departments]},
+        )
+    return meeting
+
+
+def do_plan_joint_operation(
+    *, actor, town_code: str, title: str, planned_for: datetime, place: str, departments, cases=()
+) -> JointOperation:
+    """联合执法: the township command room plans an operation with several departments."""
+    if not acts_for_unit(actor, "cases.handle", {"town"}, town_code):
+        raise ActionRefused(_("Only the township command room plans its joint operations."))
+    errors = {}
+    if not (title or "").strip():
+        errors["title"] = [_("Give the operation a title.")]
+    if len(list(departments)) < 2:
+        errors["departments"] = [_("A joint operation needs at least two departments.")]
+    if any(not c.region_code.startswith(town_code) for c in cases):
+        errors["cases"] = [_("Link only cases of this township.")]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        operation = JointOperation.objects.create(
+            town_code=town_code,
+            title=title,
+            planned_for=planned_for,
+            place=place,
+            created_by=actor,
+            created=timezone.now(),
+        )
+        operation.departments.set(departments)
+        operation.cases.set(cases)
+        record_event(
+            "cases.joint_operation.plan",
+            actor=actor,
+            target=operation,
+            scope_code=town_code,
+            after={"cases": [c.code for c in cases]},
+        )
+        _notify(
+            None,
+            "joint_operation",
+            _("Joint operation: %(title)s") % {"title": title},
+            departments=list(departments),
+        )
+    return operation
+
+
+def do_record_joint_operation_result(
+    operation: JointOperation, *, actor, results: str
+) -> JointOperation:
+    """Record the results; every linked case gets them as an action in its timeline."""
+    if not acts_for_unit(actor, "cases.handle", {"town"}, operation.town_code):
+        raise ActionRefused(_("Only the township command room records its joint operations."))
+    if not (results or "").strip():
+        raise ValidationError({"results": _("Record what the operation achieved.")})
+    with transaction.atomic():
+        operation = JointOperation.objects.select_for_update().get(pk=operation.pk)
+        if operation.state == JointOperation.State.DONE:
+            raise ValidationError(_("The results of this operation are already recorded."))
+        operation.state, operation.results = JointOperation.State.DONE, results
+        operation.save(update_fields=["state", "results"])
+        for linked in operation.cases.all():
+            case = _lock(linked, None)
+            if case.state in workflow.OPEN_STATES:
+                _record(
+                    case,
+                    "joint_operation",
+                    actor=actor,
+                    from_state=case.state,
+                    text=results,
+                    data={"operation": operation.pk},
+                )
+        record_event(
+            "cases.joint_operation.result",
+            actor=actor,
+            target=operation,
+            scope_code=operation.town_code,
+            after={"results": results[:200]},
+        )
+    return operation

@@ -24,6 +24,8 @@ __all__ = [
     "Category",
     "ExtensionRequest",
     "LeaderInstruction",
+    "JointMeeting",
+    "JointOperation",
     "Level",
     "Notification",
     "Supervision",
@@ -392,6 +394,58 @@ class LeaderInstruction(models.Model):
         return f"{self.case_id} {self.signer_name}"
 
 
+class JointMeeting(models.Model):
+    """A joint meeting on a hard case (提级攻坚): who came, what was decided, what follows."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="meetings")
+    held_at = models.DateTimeField(_("held"))
+    chaired_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    departments = models.ManyToManyField(Department, verbose_name=_("departments"), blank=True)
+    decisions = models.TextField(_("decisions"))
+    follow_ups = models.TextField(_("follow-ups"), blank=True)
+
+    class Meta:
+        verbose_name = _("joint meeting")
+        verbose_name_plural = _("joint meetings")
+        ordering = ["held_at"]
+
+    def __str__(self):
+        return f"{self.case_id} {self.held_at:%Y-%m-%d}"
+
+
+class JointOperation(models.Model):
+    """联合执法: a township plans an operation with several departments on linked cases."""
+
+    class State(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        DONE = "done", _("Done")
+
+    town_code = models.CharField(_("township"), max_length=9, db_index=True)
+    title = models.CharField(_("title"), max_length=100)
+    planned_for = models.DateTimeField(_("date"))
+    place = models.CharField(_("place"), max_length=200)
+    departments = models.ManyToManyField(Department, verbose_name=_("departments"))
+    cases = models.ManyToManyField(
+        Case, verbose_name=_("linked cases"), blank=True, related_name="joint_operations"
+    )
+    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.PLANNED)
+    results = models.TextField(_("results"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created = models.DateTimeField(_("created"))
+
+    class Meta:
+        verbose_name = _("joint operation")
+        verbose_name_plural = _("joint operations")
+        ordering = ["-planned_for"]
+
+    def __str__(self):
+        return self.title
+
+
 class Notification(models.Model):
     """The outbox: written in the action's transaction, delivered after commit by ``send``."""
 
@@ -411,6 +465,14 @@ class Notification(models.Model):
         Department, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     unit_code = models.CharField(max_length=18, blank=True, db_index=True)
+    reporter = models.ForeignKey(
+        CaseReporter,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("An SMS to a reporter without an account; the number is read when sent."),
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     case = models.ForeignKey(
         Case, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
