@@ -438,6 +438,9 @@ def do_report_case(
                     errors["location"] = [_("This place is not inside any grid of the county.")]
                 elif grid_code is not None:
                     grid = Grid.objects.get(code=grid_code)
+    if grid is None and region is None and address.strip() and "location" not in errors:
+        # Only an address (a hotline caller): the county centre places and routes it.
+        region = Region.objects.filter(level=Region.Level.COUNTY).order_by("code").first()
     if grid is None and region is None and "location" not in errors:
         errors["location"] = [_("Give the place: a point on the map, a grid or an area.")]
     phone_sealed = None

@@ -257,6 +257,11 @@ class CaseAction(models.Model):
     def __str__(self):
         return f"{self.case_id} {self.action} {self.from_state}→{self.to_state}"
 
+    def get_action_label(self):
+        from civicgrid.cases.workflow import ACTION_LABELS
+
+        return ACTION_LABELS.get(self.action, self.action)
+
 
 class Attachment(models.Model):
     class Kind(models.TextChoices):

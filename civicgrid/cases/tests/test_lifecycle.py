@@ -335,7 +335,25 @@ def test_it_scopes_who_sees_cases(world):
     assert list(cases_visible_to(police).filter(pk=case.pk)) == [case]  # once, not per join
 
 
-def test_it_keeps_the_reporter_list_when_merging(world):
+def test_it_starts_a_case_with_one_reporter_and_one_action(world):
     case = _report_by_resident(world)
     assert CaseReporter.objects.filter(case=case).count() == 1
     assert CaseAction.objects.filter(case=case).count() == 1
+
+
+def test_it_takes_an_address_only_report_to_the_county_centre(world):
+    case = A.do_report_case(
+        actor=world.p.county,
+        channel="hotline_12345",
+        description="来电反映噪音扰民",
+        address="余姚市某小区3幢",
+    )
+    assert (case.level, case.unit_code, case.region_code, case.grid) == (
+        "county",
+        "330281",
+        "330281",
+        None,
+    )
+    with pytest.raises(ValidationError) as info:
+        A.do_report_case(actor=world.p.county, channel="hotline_12345", description="x")
+    assert "location" in info.value.message_dict

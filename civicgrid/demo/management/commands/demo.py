@@ -20,4 +20,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<10} {description}")
         self.stdout.write(f"\nOpen http://{addrport}/ (admin: http://{addrport}/admin/)\n")
         if not no_serve:
+            from civicgrid.cases.scheduler import start_background_jobs
+
+            start_background_jobs()  # tick + send every minute, as cron would in production
             call_command("runserver", addrport, use_reloader=False)
