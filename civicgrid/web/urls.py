@@ -12,4 +12,15 @@ urlpatterns = [
     path("grids/export.csv", views.grid_export, name="grid_export"),
     path("people/<int:person_id>/", views.person_detail, name="person_detail"),
     path("people/<int:person_id>/reveal/", views.person_reveal, name="person_reveal"),
+    path("cases/<str:code>/", views.case_detail, name="case_detail"),
+    path(
+        "cases/<str:code>/supervision/<int:pk>/print/",
+        views.supervision_sheet,
+        name="supervision_sheet",
+    ),
+    path(
+        "cases/<str:code>/instruction/<int:pk>/print/",
+        views.instruction_sheet,
+        name="instruction_sheet",
+    ),
 ]

@@ -7,10 +7,12 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from civicgrid.cases.selectors import access_case, deadline_status, timeline
+from civicgrid.cases.workflow import ACTION_LABELS, STATE_LABELS
 from civicgrid.core.errors import ActionRefused
 from civicgrid.core.roles import Role
 from civicgrid.core.scoping import scope_for
@@ -117,3 +119,34 @@ def person_reveal(request, person_id):
     except ActionRefused as exc:
         return HttpResponse(str(exc), status=403)
     return render(request, "web/person_detail.html", {"person": person, "revealed": revealed})
+
+
+@login_required
+def case_detail(request, code):
+    case = access_case(request.user, code)
+    context = {
+        "case": case,
+        "state_label": STATE_LABELS.get(case.state, case.state),
+        "deadline_status": deadline_status(case),
+        "timeline": timeline(case),
+        "reporters": case.reporters.all(),
+        "assignments": case.assignments.select_related("department").order_by("-active", "id"),
+        "supervisions": case.supervisions.order_by("issued_at"),
+        "instructions": case.instructions.order_by("created"),
+        "action_labels": ACTION_LABELS,
+    }
+    return render(request, "web/case_detail.html", context)
+
+
+@login_required
+def supervision_sheet(request, code, pk):
+    case = access_case(request.user, code)
+    supervision = get_object_or_404(case.supervisions, pk=pk)
+    return render(request, "web/supervision_sheet.html", {"case": case, "sheet": supervision})
+
+
+@login_required
+def instruction_sheet(request, code, pk):
+    case = access_case(request.user, code)
+    instruction = get_object_or_404(case.instructions, pk=pk)
+    return render(request, "web/instruction_sheet.html", {"case": case, "sheet": instruction})
