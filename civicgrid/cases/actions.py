@@ -58,6 +58,7 @@ __all__ = [
     "do_file_case",
     "do_handle_case",
     "do_instruct_case",
+    "do_locate_case",
     "do_mark_hard_case",
     "do_plan_joint_operation",
     "do_record_joint_meeting",
@@ -539,6 +540,31 @@ def do_classify_case(case: Case, *, actor, category: Category, expected_version=
             unit=unit,
             data={"category": category.code},
             fields=("category",),
+        )
+    return case
+
+
+def do_locate_case(case: Case, *, actor, grid: Grid, expected_version=None) -> Case:
+    """Place a case reported with only an address (a hotline call) in its grid.
+
+    The owning unit stays; the county centre can then assign it down to the township.
+    """
+    with transaction.atomic():
+        case, from_state, unit = _step(
+            case, "locate", actor=actor, expected_version=expected_version
+        )
+        if not grid.code.startswith(case.unit_code) or grid.is_micro:
+            raise ValidationError({"grid": _("Choose a grid inside the owning unit's area.")})
+        old = case.region_code
+        case.grid, case.region_code = grid, grid.code
+        _record(
+            case,
+            "locate",
+            actor=actor,
+            from_state=from_state,
+            unit=unit,
+            data={"from": old, "to": grid.code},
+            fields=("grid", "region_code"),
         )
     return case
 

@@ -4,12 +4,12 @@ import math
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from civicgrid.cases import workflow
-from civicgrid.cases.models import Case, Category, Level
+from civicgrid.cases.models import Assignment, Case, Category, Level
 from civicgrid.core.calendar import default_calendar
 from civicgrid.core.scoping import restrict
 from civicgrid.people.models import Department
@@ -22,6 +22,7 @@ __all__ = [
     "due_soon_cases",
     "duplicate_candidates",
     "overdue_cases",
+    "return_counts_by_department",
     "suggested_departments",
     "timeline",
 ]
@@ -149,3 +150,22 @@ def timeline(case: Case):
 
 def leaf_categories() -> QuerySet[Category]:
     return Category.objects.filter(parent__isnull=False, active=True).select_related("parent")
+
+
+def return_counts_by_department(cases: QuerySet[Case] | None = None) -> list[dict]:
+    """How often each department asked to return a case, and how often it was let off.
+
+    One aggregate query over the dispatches of ``cases`` (default: all).
+    """
+    rows = Assignment.objects.exclude(return_reason="")
+    if cases is not None:
+        rows = rows.filter(case__in=cases)
+    return list(
+        rows.values("department__code", "department__name")
+        .annotate(
+            requested=Count("id"),
+            approved=Count("id", filter=Q(state=Assignment.State.RETURNED)),
+            forced=Count("id", filter=Q(forced=True)),
+        )
+        .order_by("-requested", "department__code")
+    )

@@ -63,6 +63,7 @@ STATE_LABELS = {
 ACTION_LABELS = {
     "report": _("Report"),
     "classify": _("Classify"),
+    "locate": _("Set the place"),
     "accept": _("Accept"),
     "reject": _("Reject"),
     "merge": _("Merge as duplicate"),
@@ -105,6 +106,8 @@ class Step:
 
 TRANSITIONS: dict[tuple[str, str], Step] = {
     (REPORTED, "classify"): Step(REPORTED, "owner"),
+    (REPORTED, "locate"): Step(REPORTED, "owner"),
+    (ACCEPTED, "locate"): Step(ACCEPTED, "owner"),
     (REPORTED, "accept"): Step(ACCEPTED, "owner"),
     (REPORTED, "reject"): Step(REJECTED, "owner"),
     (REPORTED, "merge"): Step(MERGED, "owner"),

@@ -357,3 +357,36 @@ def test_it_takes_an_address_only_report_to_the_county_centre(world):
     with pytest.raises(ValidationError) as info:
         A.do_report_case(actor=world.p.county, channel="hotline_12345", description="x")
     assert "location" in info.value.message_dict
+
+
+def test_it_places_a_hotline_case_and_assigns_it_down(world):
+    case = A.do_report_case(
+        actor=world.p.county,
+        channel="hotline_12345",
+        description="来电反映噪音扰民",
+        address="余姚市某小区3幢",
+    )
+    with pytest.raises(PermissionDenied):
+        A.do_locate_case(case, actor=world.p.lizhou, grid=world.grid)
+    case = A.do_locate_case(case, actor=world.p.county, grid=world.grid)
+    assert (case.region_code, case.grid) == (world.grid.code, world.grid)
+    case = A.do_accept_case(case, actor=world.p.county, category=world.category)
+    case = A.do_assign_case_down(case, actor=world.p.county, unit_code="330281001")
+    assert (case.level, case.unit_code) == ("town", "330281001")
+    assert cases_visible_to(world.p.lizhou).filter(pk=case.pk).exists()
+
+
+def test_it_counts_returns_per_department(world):
+    from civicgrid.cases.selectors import return_counts_by_department
+
+    lizhou, police = world.p.lizhou, world.town_police_user()
+    for approve in (True, False):
+        lat, lng = world.point()
+        case = A.do_report_case(actor=None, channel="resident", description="x", lat=lat, lng=lng)
+        case = A.do_accept_case(case, actor=lizhou, category=world.category)
+        case = A.do_dispatch_case(case, actor=lizhou, lead=world.town_police)
+        case = A.do_request_return(case, actor=police, reason="wrong_place")
+        A.do_decide_return(case, actor=lizhou, approve=approve)
+    counts = {row["department__code"]: row for row in return_counts_by_department()}
+    row = counts[world.town_police.code]
+    assert (row["requested"], row["approved"], row["forced"]) == (2, 1, 1)
