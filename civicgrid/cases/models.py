@@ -179,7 +179,7 @@ class Case(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    satisfaction = models.CharField(_("satisfaction"), max_length=12, blank=True)
+    satisfaction = models.CharField(_("satisfaction"), max_length=20, blank=True)
     due_soon_notified_at = models.DateTimeField(null=True, blank=True)
     overdue_supervised_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(_("reported"), db_index=True)

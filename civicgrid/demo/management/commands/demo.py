@@ -10,11 +10,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--addrport", default="127.0.0.1:8000")
         parser.add_argument("--no-serve", action="store_true", help="set up only")
+        parser.add_argument(
+            "--cases-scale",
+            type=float,
+            default=0.2,
+            help="volume of the demo year of cases (1.0 ≈ 30,000; 0 = none; default 0.2)",
+        )
 
-    def handle(self, *args, addrport, no_serve, **options):
+    def handle(self, *args, addrport, no_serve, cases_scale, **options):
         call_command("migrate", interactive=False, verbosity=0)
         self.stderr.write("database migrated")
         call_command("load_demo")
+        if cases_scale > 0:
+            self.stderr.write("generating a year of cases through the real actions …")
+            call_command("load_demo_cases", scale=cases_scale)
         self.stdout.write("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
         for username, _role, _where, _dept, description in DEMO_LOGINS:
             self.stdout.write(f"  {username:<10} {description}")
