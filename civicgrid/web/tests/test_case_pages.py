@@ -20,7 +20,7 @@ def test_it_shows_the_timeline_to_those_in_scope_only(login, personas):
     page = login(personas.lizhou).get(f"/cases/{case.code}/").content.decode()
     assert case.code in page and "路灯不亮" in page and "139****1234" in page
     assert "13905741234" not in page
-    steps = page[page.index('<ol class="timeline">'):]
+    steps = page[page.index('<ol class="timeline">') :]
     assert steps.index("上报") < steps.index("受理")  # the timeline in Chinese, in order
     assert login(personas.fengshan).get(f"/cases/{case.code}/").status_code == 404
     assert login(personas.lizhou).get("/cases/no-such-case/").status_code == 404
