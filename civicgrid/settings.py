@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "civicgrid.regions",
     "civicgrid.people",
     "civicgrid.cases",
+    "civicgrid.api",
+    "civicgrid.open311",
     "civicgrid.demo",
     "civicgrid.web",
 ]

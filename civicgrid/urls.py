@@ -4,5 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("open311/v2/", include("civicgrid.open311.urls")),
     path("", include("civicgrid.web.urls")),
 ]

@@ -630,6 +630,8 @@ def do_merge_case(duplicate: Case, *, into: Case, actor) -> Case:
         if target.state not in workflow.OPEN_STATES or target.merged_into_id:
             raise ValidationError({"into": _("Merge only into an open case.")})
         duplicate, from_state, unit = _step(duplicate, "merge", actor=actor)
+        if not _acts_for_owner(actor, target):
+            raise ActionRefused(_("Merge only into a case your unit owns."))
         duplicate.merged_into = target
         duplicate.closed_at = timezone.now()
         CaseReporter.objects.filter(case=duplicate).update(case=target)
@@ -643,16 +645,15 @@ def do_merge_case(duplicate: Case, *, into: Case, actor) -> Case:
             data={"into": target.code},
             fields=("merged_into", "closed_at"),
         )
-        CaseAction.objects.create(
-            case=target,
-            action="merge",
+        # The surviving case records the merge in its own timeline and audit trail.
+        target_from = target.state
+        _record(
+            target,
+            "merge",
             actor=actor,
-            actor_name=actor.get_username(),
-            unit_code=unit,
-            from_state=target.state,
-            to_state=target.state,
+            from_state=target_from,
+            unit=unit,
             data={"from": duplicate.code},
-            created=timezone.now(),
         )
     return duplicate
 
@@ -1002,6 +1003,8 @@ def do_request_extension(case: Case, *, actor, days: int, reason: str) -> Extens
         raise ValidationError({"days": _("Ask for at least one working day.")})
     with transaction.atomic():
         case, from_state, unit = _step(case, "request_extension", actor=actor)
+        if case.resolve_deadline is not None and timezone.now() > case.resolve_deadline:
+            raise ValidationError({"days": _("Ask for an extension before the deadline passes.")})
         if case.extension_days + days > MAX_EXTENSION_DAYS:
             raise ValidationError(
                 {
@@ -1141,6 +1144,7 @@ def do_evaluate_case(
         if action == "reopen":
             case.reopen_count += 1
             case.closed_at = None
+            case.assignments.filter(active=True).update(active=False)  # a fresh dispatch
             _push_deadline(case, timezone.now())
             fields += ["reopen_count", "closed_at", "resolve_deadline"]
         _record(
@@ -1172,6 +1176,7 @@ def do_review_case(case: Case, *, actor, reopen: bool, text: str, expected_versi
         fields = ()
         if reopen:
             case.closed_at = None
+            case.assignments.filter(active=True).update(active=False)
             _push_deadline(case, timezone.now())
             fields = ("closed_at", "resolve_deadline")
         _record(
@@ -1240,6 +1245,7 @@ def do_answer_supervision(supervision: Supervision, *, actor, answer: str) -> Su
         raise ValidationError({"answer": _("Write the answer to the supervision.")})
     with transaction.atomic():
         case = _lock(supervision.case, None)
+        workflow.next_step(case.state, "answer_supervision")
         unit = _check_actor(case, "handler", actor)
         supervision = Supervision.objects.select_for_update().get(pk=supervision.pk)
         if supervision.answered_at is not None:

@@ -153,3 +153,13 @@ def test_it_writes_notifications_only_for_committed_actions(world):
     assert sent >= 1 and failed == 0
     assert not Notification.objects.filter(sent_at__isnull=True).exists()
     call_command("send", stdout=open("/dev/null", "w"))
+
+
+def test_it_refuses_an_extension_asked_after_the_deadline(world, at):
+    case = _accepted(world, at, 2026, 3, 6, 16, 0)
+    police = world.town_police_user()
+    A.do_dispatch_case(case, actor=world.p.lizhou, lead=world.town_police)
+    A.do_sign_case(case, actor=police)
+    at(2026, 3, 30, 9, 0)
+    with pytest.raises(ValidationError, match="before the deadline"):
+        A.do_request_extension(case, actor=police, days=2, reason="来不及")

@@ -390,3 +390,26 @@ def test_it_counts_returns_per_department(world):
     counts = {row["department__code"]: row for row in return_counts_by_department()}
     row = counts[world.town_police.code]
     assert (row["requested"], row["approved"], row["forced"]) == (2, 1, 1)
+
+
+def test_it_merges_only_into_a_case_of_the_same_unit(world):
+    lat, lng = world.point()
+    here = A.do_report_case(actor=None, channel="resident", description="x", lat=lat, lng=lng)
+    flat, flng = world.point(world.other_grid)
+    there = A.do_report_case(actor=None, channel="resident", description="x", lat=flat, lng=flng)
+    with pytest.raises(PermissionDenied, match="your unit owns"):
+        A.do_merge_case(here, into=there, actor=world.p.lizhou)
+    assert not there.reporters.exclude(original_case_code=there.code).exists()
+
+
+def test_it_dispatches_a_reopened_case_afresh(world):
+    lizhou, police = world.p.lizhou, world.town_police_user()
+    case = A.do_accept_case(_report_by_resident(world), actor=lizhou, category=world.category)
+    case = A.do_dispatch_case(case, actor=lizhou, lead=world.town_police)
+    case = A.do_sign_case(case, actor=police)
+    case = A.do_feedback_case(case, actor=police, text="已处理")
+    case = A.do_verify_case(case, actor=lizhou, passed=True)
+    case = A.do_evaluate_case(case, actor=lizhou, satisfaction="unsatisfied")
+    assert case.state == "accepted" and not case.assignments.filter(active=True).exists()
+    supervision = A.do_supervise_case(case, actor=world.p.county, level=1, reason="重启后督办")
+    A.do_answer_supervision(supervision, actor=lizhou, answer="本级重新处置")  # the owner answers

@@ -8,11 +8,12 @@ state or a stale form and check that nothing changed. After every step the invar
 checked on every case of the run. Each example runs inside a savepoint rolled back in
 ``teardown``, so examples never see each other's cases.
 
-Two known application bugs are kept out of the machine and reproduced by the ``xfail``
-tests at the end of the file (merge writes no audit event on the target; a supervision can
-be answered after the case is closed).
+Two application bugs this machine found (merge wrote no audit event on the target; a
+supervision could be answered after the case closed) are fixed and pinned by the tests at the
+end of the file.
 """
 
+import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,10 +48,12 @@ from civicgrid.cases.workflow import (
 )
 from civicgrid.core.calendar import default_calendar
 from civicgrid.core.models import AuditEvent
+from civicgrid.core.scoping import scope_for
 from civicgrid.people.models import Department
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, strategies as st  # noqa: E402
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 from hypothesis.stateful import (  # noqa: E402
     RuleBasedStateMachine,
     invariant,
@@ -63,10 +66,16 @@ MAX_CASES = 6
 MAX_OPEN_CASES = 3
 # Who may take each table action ("owner", "lead", "handler", "reporter_or_owner", "county").
 ACTION_KIND = {action: step.actor for (_state, action), step in TRANSITIONS.items()}
-# The actions the machine knows how to call generically (wrong actor / wrong state / stale).
-GENERIC_ACTIONS = sorted(set(ACTION_KIND) | {"supervise", "answer_supervision", "instruct"})
-# Actions that take ``expected_version``.
-VERSIONED = set(ACTION_KIND) - {"merge", "request_extension", "decide_extension"}
+# The actions the machine knows how to call (``_call``: wrong actor / wrong state / stale).
+GENERIC_ACTIONS = """
+    classify locate accept reject merge dispatch handle self_close escalate assign_down suspend
+    resume file sign request_return approve_return reject_return feedback request_extension
+    decide_extension verify_pass verify_fail evaluate reopen refer_review review_archive
+    review_reopen supervise answer_supervision instruct
+""".split()
+# Actions that take ``expected_version`` (all the table's but these).
+UNVERSIONED = {"merge", "request_extension", "decide_extension"}
+VERSIONED = (set(ACTION_KIND) & set(GENERIC_ACTIONS)) - UNVERSIONED
 CASE_FIELDS = (
     "state",
     "version",
@@ -80,6 +89,7 @@ CASE_FIELDS = (
     "escalation_count",
     "extension_days",
     "supervised",
+    "satisfaction",
     "merged_into_id",
     "category_id",
 )
@@ -96,6 +106,58 @@ SHOULD_REPORT = [
 ]
 OWN_GRID = {"grid1": 0, "grid2": 1}
 TALLY: Counter = Counter()  # what the run exercised; printed with ``-s``
+# Each step rule: the states (and an extra condition) a case must be in for it.
+WHERE = {
+    "classify": ({"reported"}, None),
+    "locate": ({"reported", "accepted"}, None),
+    "accept": ({"reported"}, None),
+    "reject": ({"reported"}, None),
+    "merge": ({"reported", "accepted"}, None),
+    "dispatch": ({"accepted"}, None),
+    "handle": ({"accepted"}, None),
+    "self_close": ({"accepted"}, None),
+    "escalate": ({"accepted", "in_progress"}, None),
+    "assign_down": ({"accepted"}, None),
+    "suspend": ({"accepted"}, None),
+    "resume": ({"suspended"}, None),
+    "file": ({"accepted"}, None),
+    "sign": ({"dispatched"}, None),
+    "request_return": ({"dispatched"}, None),
+    "decide_return": ({"return_requested"}, None),
+    "feedback": ({"in_progress"}, None),
+    "request_extension": ({"in_progress"}, None),
+    "decide_extension": ({"in_progress"}, lambda m: m.extensions),
+    "verify": ({"feedback"}, None),
+    "evaluate": ({"closed"}, None),
+    "review": ({"review"}, None),
+    "supervise": (OPEN_STATES, None),
+    "answer_supervision": (OPEN_STATES, lambda m: m.supervisions),
+    "instruct": (OPEN_STATES, None),
+}
+# The steps that move a case along the loop, for ``advance`` (random rule choice alone
+# rarely gets a case through two evaluations to the centre's review in 25 steps).
+FORWARD = {
+    "reported": ["accept"],
+    "accepted": ["handle", "dispatch", "self_close", "escalate"],
+    "dispatched": ["sign", "request_return"],
+    "return_requested": ["decide_return"],
+    "in_progress": ["feedback"],
+    "feedback": ["verify"],
+    "closed": ["evaluate"],
+    "review": ["review"],
+    "suspended": ["resume"],
+}
+
+
+def _step_rule(name):
+    """A rule taking the step ``name`` on a case in the right state (``do_<name>``)."""
+    states, extra = WHERE[name]
+
+    def step(self, data):
+        getattr(self, f"do_{name}")(data, self._pick(data, states, extra))
+
+    step.__name__ = step.__qualname__ = name  # before decorating: hypothesis prints it
+    return precondition(lambda self: self._pks(states, extra))(rule(data=st.data())(step))
 
 
 @dataclass
@@ -121,7 +183,7 @@ class Model:
     extensions: list = field(default_factory=list)
     supervisions: dict = field(default_factory=dict)  # pk -> answered
     supervised: int = 0
-    merge_rows: int = 0  # "merge" rows written on this case as the target of a merge
+    satisfaction: str = ""
     deadline: datetime | None = None  # the last resolve_deadline seen
 
 
@@ -170,8 +232,6 @@ class Context:
         self.reviewers = {"county", "leader"}
         self.instructors = {"leader"}
         for user in self.users.values():  # read every scope once, outside the savepoints
-            from civicgrid.core.scoping import scope_for
-
             scope_for(user)
 
 
@@ -274,6 +334,8 @@ class CaseMachine(RuleBasedStateMachine):
         kw = {} if version is None else {"expected_version": version}
         if action == "classify":
             return A.do_classify_case(case, actor=actor, category=ctx.category, **kw)
+        if action == "locate":
+            return A.do_locate_case(case, actor=actor, grid=ctx.grids[0], **kw)
         if action == "accept":
             return A.do_accept_case(case, actor=actor, category=ctx.category, **kw)
         if action == "reject":
@@ -356,6 +418,13 @@ class CaseMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def report(self, data):
         ctx = self.ctx
+        bad = data.draw(
+            st.sampled_from([None] * 6 + ["outsider", "auditor", "anonymous", "no_category"]),
+            label="refusal",
+        )
+        if bad:
+            self._report_refused(bad)
+            return
         channel, name, g = data.draw(st.sampled_from(SHOULD_REPORT), label="report")
         grid = ctx.grids[g]
         needs_category = channel in {"grid_worker", "department"}
@@ -403,14 +472,13 @@ class CaseMachine(RuleBasedStateMachine):
             self.keys[(name, key)] = case.pk
         TALLY[f"report {channel} -> {level}"] += 1
 
-    @rule(bad=st.sampled_from(["outsider", "auditor", "anonymous_grid_worker", "no_category"]))
-    def report_refused(self, bad):
+    def _report_refused(self, bad):
         ctx = self.ctx
         lat, lng = ctx.points[0]
         args = dict(channel="co_governance", description="x", lat=lat, lng=lng)
         if bad in {"outsider", "auditor"}:
             actor, exc = ctx.users[bad], PermissionDenied
-        elif bad == "anonymous_grid_worker":
+        elif bad == "anonymous":
             actor, exc = None, PermissionDenied
             args.update(channel="grid_worker", category=ctx.category)
         else:
@@ -424,21 +492,31 @@ class CaseMachine(RuleBasedStateMachine):
         )
         TALLY[f"refused report: {bad}"] += 1
 
-    @precondition(lambda self: self._pks({"reported"}))
-    @rule(data=st.data())
-    def classify(self, data):
-        m = self._pick(data, {"reported"})
+    def do_classify(self, data, m):
         _name, actor = self._who(data, self._owners(m))
         case = A.do_classify_case(self._case(m), actor=actor, category=self.ctx.category)
         m.category = True
         self._done(m, "classify", "reported", case)
 
-    @precondition(lambda self: self._pks({"reported"}))
-    @rule(data=st.data())
-    def accept(self, data):
-        m = self._pick(data, {"reported"})
+    def do_locate(self, data, m):
         _name, actor = self._who(data, self._owners(m))
-        give = data.draw(st.booleans(), label="with category")
+        grid = data.draw(st.sampled_from(self.ctx.grids), label="grid")
+
+        def call():
+            return A.do_locate_case(self._case(m), actor=actor, grid=grid)
+
+        if not grid.code.startswith(m.unit):
+            self._refused(ValidationError, call, m, label="locate outside the owning unit")
+            return
+        from_state = m.state
+        case = call()
+        assert (case.region_code, case.grid_id) == (grid.code, grid.pk)
+        m.region = grid.code
+        self._done(m, "locate", from_state, case)
+
+    def do_accept(self, data, m):
+        _name, actor = self._who(data, self._owners(m))
+        give = not data.draw(st.booleans(), label="without category")
         category = self.ctx.category if give else None
         if not (m.category or give):
             self._refused(
@@ -453,10 +531,7 @@ class CaseMachine(RuleBasedStateMachine):
         m.state, m.category = "accepted", True
         self._done(m, "accept", "reported", case)
 
-    @precondition(lambda self: self._pks({"reported"}))
-    @rule(data=st.data())
-    def reject(self, data):
-        m = self._pick(data, {"reported"})
+    def do_reject(self, data, m):
         _name, actor = self._who(data, self._owners(m))
         if data.draw(st.booleans(), label="without reason"):
             self._refused(
@@ -470,10 +545,7 @@ class CaseMachine(RuleBasedStateMachine):
         m.state = "rejected"
         self._done(m, "reject", "reported", case)
 
-    @precondition(lambda self: self._pks({"reported", "accepted"}))
-    @rule(data=st.data())
-    def merge(self, data):
-        m = self._pick(data, {"reported", "accepted"})
+    def do_merge(self, data, m):
         _name, actor = self._who(data, self._owners(m))
         target = self.models[data.draw(st.sampled_from(sorted(self.models)), label="into")]
 
@@ -483,20 +555,20 @@ class CaseMachine(RuleBasedStateMachine):
         if target.pk == m.pk or target.state not in OPEN_STATES:
             self._refused(ValidationError, call, m, target, label="merge into closed/itself")
             return
+        if _name not in self._owners(target):
+            self._refused(PermissionDenied, call, m, target, label="merge into another unit's case")
+            return
         from_state = m.state
         call()
         m.state = "merged"
         target.reporters |= m.reporters
+        target.version += 1  # the surviving case records the merge as a step of its own
         m.reporters = set()
-        target.merge_rows += 1
         self._done(m, "merge", from_state)
 
     # ------------------------------------------------------------------ owner, accepted
 
-    @precondition(lambda self: self._pks({"accepted"}))
-    @rule(data=st.data())
-    def dispatch(self, data):
-        m = self._pick(data, {"accepted"})
+    def do_dispatch(self, data, m):
         _name, actor = self._who(data, self._owners(m))
         case = self._case(m)
         suggested = suggested_departments(case)
@@ -509,19 +581,13 @@ class CaseMachine(RuleBasedStateMachine):
         m.state, m.lead, m.forced = "dispatched", lead.pk, False
         self._done(m, "dispatch", "accepted", case)
 
-    @precondition(lambda self: self._pks({"accepted"}))
-    @rule(data=st.data())
-    def handle(self, data):
-        m = self._pick(data, {"accepted"})
+    def do_handle(self, data, m):
         _name, actor = self._who(data, self._owners(m))
         case = A.do_handle_case(self._case(m), actor=actor, text="本级自办")
         m.state, m.lead, m.forced = "in_progress", None, False
         self._done(m, "handle", "accepted", case)
 
-    @precondition(lambda self: self._pks({"accepted"}))
-    @rule(data=st.data())
-    def self_close(self, data):
-        m = self._pick(data, {"accepted"})
+    def do_self_close(self, data, m):
         _name, actor = self._who(data, self._owners(m))
         before, after = self.ctx.photos
         missing = data.draw(st.sampled_from([None, None, None, "before", "after"]), label="gap")
@@ -541,16 +607,12 @@ class CaseMachine(RuleBasedStateMachine):
             self._refused(PermissionDenied, call, m, label=f"self_close at {m.level}")
         else:
             case = call()
-            assert sorted(
-                case.attachments.filter(action__action="self_close").values_list("kind", flat=True)
-            ) == ["after", "before"]
+            row = case.actions.filter(action="self_close").latest("created", "id")
+            assert sorted(row.attachments.values_list("kind", flat=True)) == ["after", "before"]
             m.state = "closed"
             self._done(m, "self_close", "accepted", case)
 
-    @precondition(lambda self: self._pks({"accepted", "in_progress"}))
-    @rule(data=st.data())
-    def escalate(self, data):
-        m = self._pick(data, {"accepted", "in_progress"})
+    def do_escalate(self, data, m):
         _name, actor = self._who(data, self._owners(m))
 
         def call():
@@ -569,10 +631,7 @@ class CaseMachine(RuleBasedStateMachine):
             m.escalation_count += 1
             self._done(m, "escalate", from_state, case)
 
-    @precondition(lambda self: self._pks({"accepted"}))
-    @rule(data=st.data())
-    def assign_down(self, data):
-        m = self._pick(data, {"accepted"})
+    def do_assign_down(self, data, m):
         _name, actor = self._who(data, self._owners(m))
         position = LEVEL_ORDER.index(m.level)
         lower = [m.region[: LEVEL_CODE_LENGTH[level]] for level in LEVEL_ORDER[:position]]
@@ -602,28 +661,19 @@ class CaseMachine(RuleBasedStateMachine):
         m.unit = unit_code
         self._done(m, "assign_down", "accepted", case)
 
-    @precondition(lambda self: self._pks({"accepted"}))
-    @rule(data=st.data())
-    def suspend(self, data):
-        m = self._pick(data, {"accepted"})
+    def do_suspend(self, data, m):
         _name, actor = self._who(data, self._owners(m))
         case = A.do_suspend_case(self._case(m), actor=actor, reason="等待法院判决")
         m.state = "suspended"
         self._done(m, "suspend", "accepted", case)
 
-    @precondition(lambda self: self._pks({"suspended"}))
-    @rule(data=st.data())
-    def resume(self, data):
-        m = self._pick(data, {"suspended"})
+    def do_resume(self, data, m):
         _name, actor = self._who(data, self._owners(m))
         case = A.do_resume_case(self._case(m), actor=actor)
         m.state = "accepted"
         self._done(m, "resume", "suspended", case)
 
-    @precondition(lambda self: self._pks({"accepted"}))
-    @rule(data=st.data())
-    def file(self, data):
-        m = self._pick(data, {"accepted"})
+    def do_file(self, data, m):
         _name, actor = self._who(data, self._owners(m))
         case = A.do_file_case(self._case(m), actor=actor, reason="已自行解决")
         m.state = "filed"
@@ -631,19 +681,13 @@ class CaseMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ departments
 
-    @precondition(lambda self: self._pks({"dispatched"}))
-    @rule(data=st.data())
-    def sign(self, data):
-        m = self._pick(data, {"dispatched"})
+    def do_sign(self, data, m):
         _name, actor = self._who(data, self._leads(m))
         case = A.do_sign_case(self._case(m), actor=actor)
         m.state = "in_progress"
         self._done(m, "sign", "dispatched", case)
 
-    @precondition(lambda self: self._pks({"dispatched"}))
-    @rule(data=st.data())
-    def request_return(self, data):
-        m = self._pick(data, {"dispatched"})
+    def do_request_return(self, data, m):
         _name, actor = self._who(data, self._leads(m))
         reason = data.draw(st.sampled_from([*sorted(A.RETURN_REASONS), "busy"]), label="reason")
 
@@ -659,10 +703,8 @@ class CaseMachine(RuleBasedStateMachine):
             m.state = "return_requested"
             self._done(m, "request_return", "dispatched", case)
 
-    @precondition(lambda self: self._pks({"return_requested"}))
-    @rule(data=st.data(), approve=st.booleans())
-    def decide_return(self, data, approve):
-        m = self._pick(data, {"return_requested"})
+    def do_decide_return(self, data, m):
+        approve = data.draw(st.booleans(), label="approve")
         _name, actor = self._who(data, self._owners(m))
         case = A.do_decide_return(self._case(m), actor=actor, approve=approve, text="决定")
         if approve:
@@ -673,10 +715,7 @@ class CaseMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ handling
 
-    @precondition(lambda self: self._pks({"in_progress"}))
-    @rule(data=st.data())
-    def feedback(self, data):
-        m = self._pick(data, {"in_progress"})
+    def do_feedback(self, data, m):
         _name, actor = self._who(data, self._handlers(m))
         text = data.draw(st.sampled_from(["已处理完毕", "已处理完毕", " "]), label="text")
         photos = [self.ctx.photos[1]] if data.draw(st.booleans(), label="photo") else []
@@ -691,10 +730,8 @@ class CaseMachine(RuleBasedStateMachine):
         m.state = "feedback"
         self._done(m, "feedback", "in_progress", case)
 
-    @precondition(lambda self: self._pks({"in_progress"}))
-    @rule(data=st.data(), days=st.integers(min_value=1, max_value=12))
-    def request_extension(self, data, days):
-        m = self._pick(data, {"in_progress"})
+    def do_request_extension(self, data, m):
+        days = data.draw(st.integers(min_value=1, max_value=12), label="days")
         _name, actor = self._who(data, self._handlers(m))
 
         def call():
@@ -710,12 +747,11 @@ class CaseMachine(RuleBasedStateMachine):
             m.extensions.append(request.pk)
             self._done(m, "request_extension", "in_progress")
 
-    @precondition(lambda self: self._pks({"in_progress"}, lambda m: m.extensions))
-    @rule(data=st.data(), approve=st.booleans())
-    def decide_extension(self, data, approve):
-        m = self._pick(data, {"in_progress"}, lambda m: m.extensions)
+    def do_decide_extension(self, data, m):
+        approve = data.draw(st.booleans(), label="approve")
         _name, actor = self._who(data, self._owners(m))
-        request = ExtensionRequest.objects.get(pk=data.draw(st.sampled_from(m.extensions)))
+        pk = data.draw(st.sampled_from(m.extensions), label="request")
+        request = ExtensionRequest.objects.get(pk=pk)
 
         def call():
             return A.do_decide_extension(request, actor=actor, approve=approve, text="同意")
@@ -728,19 +764,21 @@ class CaseMachine(RuleBasedStateMachine):
         m.pending_extension = None
         new = self._case(m).resolve_deadline
         if approve:
-            assert new == default_calendar().add_working_days(old, request.days)
-            assert new > old
-            m.extension_days += request.days
+            # n more working days after the old deadline's day (whether that day counts as
+            # the day of receipt is the action's choice): a later close of business.
+            calendar, n = default_calendar(), request.days
+            assert old < new == calendar.add_working_days(new - timedelta(microseconds=1), 0)
+            lower = calendar.add_working_days(old - timedelta(microseconds=1), n)
+            assert lower <= new <= calendar.add_working_days(old, n), (old, n, new)
+            m.extension_days += n
         else:
             assert new == old
         self._done(m, "decide_extension", "in_progress")
 
-    @precondition(lambda self: self._pks({"feedback"}))
-    @rule(data=st.data(), passed=st.booleans())
-    def verify(self, data, passed):
-        m = self._pick(data, {"feedback"})
+    def do_verify(self, data, m):
+        passed = not data.draw(st.booleans(), label="fails")
         _name, actor = self._who(data, self._owners(m))
-        text = data.draw(st.sampled_from(["", "还有问题"]), label="text")
+        text = data.draw(st.sampled_from(["还有问题", ""]), label="text")
 
         def call():
             return A.do_verify_case(self._case(m), actor=actor, passed=passed, text=text)
@@ -758,12 +796,11 @@ class CaseMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ evaluation
 
-    @precondition(lambda self: self._pks({"closed"}))
-    @rule(data=st.data())
-    def evaluate(self, data):
-        m = self._pick(data, {"closed"})
+    def do_evaluate(self, data, m):
         _name, actor = self._who(data, m.reporters | self._owners(m))
-        satisfaction = data.draw(st.sampled_from([*A.SATISFACTION, "unsatisfied", "meh"]))
+        satisfaction = data.draw(
+            st.sampled_from(["unsatisfied", *A.SATISFACTION, "meh"]), label="satisfaction"
+        )
 
         def call():
             return A.do_evaluate_case(self._case(m), actor=actor, satisfaction=satisfaction)
@@ -772,19 +809,19 @@ class CaseMachine(RuleBasedStateMachine):
             self._refused(ValidationError, call, m, label="unknown satisfaction")
             return
         case = call()
+        m.satisfaction = satisfaction
         if satisfaction != "unsatisfied":
             m.state, action = "archived", "evaluate"
         elif m.reopen_count == 0:
             m.state, action = "accepted", "reopen"
             m.reopen_count += 1
+            m.lead = None  # a reopened case is dispatched afresh
         else:
             m.state, action = "review", "refer_review"
         self._done(m, action, "closed", case)
 
-    @precondition(lambda self: self._pks({"review"}))
-    @rule(data=st.data(), reopen=st.booleans())
-    def review(self, data, reopen):
-        m = self._pick(data, {"review"})
+    def do_review(self, data, m):
+        reopen = data.draw(st.booleans(), label="reopen")
         _name, actor = self._who(data, self.ctx.reviewers)
         text = data.draw(st.sampled_from(["复查结论", " "]), label="text")
 
@@ -797,14 +834,14 @@ class CaseMachine(RuleBasedStateMachine):
         case = call()
         m.state = "accepted" if reopen else "archived"
         m.review_reopened |= reopen
+        if reopen:
+            m.lead = None
         self._done(m, "review_reopen" if reopen else "review_archive", "review", case)
 
     # ------------------------------------------------------------------ side actions
 
-    @precondition(lambda self: self._pks(OPEN_STATES))
-    @rule(data=st.data(), level=st.sampled_from([1, 2, 3, 3, 9]))
-    def supervise(self, data, level):
-        m = self._pick(data, OPEN_STATES)
+    def do_supervise(self, data, m):
+        level = data.draw(st.sampled_from([1, 2, 3, 3, 9]), label="level")
         _name, actor = self._who(data, self._supervisors(m))
 
         def call():
@@ -818,10 +855,7 @@ class CaseMachine(RuleBasedStateMachine):
         m.supervised = max(m.supervised, level)
         self._done(m, "supervise", m.state)
 
-    @precondition(lambda self: self._pks(OPEN_STATES, lambda m: m.supervisions))
-    @rule(data=st.data())
-    def answer_supervision(self, data):
-        m = self._pick(data, OPEN_STATES, lambda m: m.supervisions)
+    def do_answer_supervision(self, data, m):
         _name, actor = self._who(data, self._handlers(m))
         pk = data.draw(st.sampled_from(sorted(m.supervisions)), label="supervision")
 
@@ -836,13 +870,46 @@ class CaseMachine(RuleBasedStateMachine):
         m.supervisions[pk] = True
         self._done(m, "answer_supervision", m.state)
 
-    @precondition(lambda self: self._pks(OPEN_STATES))
-    @rule(data=st.data())
-    def instruct(self, data):
-        m = self._pick(data, OPEN_STATES)
+    def do_instruct(self, data, m):
         _name, actor = self._who(data, self.ctx.instructors)
         A.do_instruct_case(self._case(m), actor=actor, text="请尽快办结")
         self._done(m, "instruct", m.state)
+
+    # ------------------------------------------------------------------ step rules
+
+    classify = _step_rule("classify")
+    locate = _step_rule("locate")
+    accept = _step_rule("accept")
+    reject = _step_rule("reject")
+    merge = _step_rule("merge")
+    dispatch = _step_rule("dispatch")
+    handle = _step_rule("handle")
+    self_close = _step_rule("self_close")
+    escalate = _step_rule("escalate")
+    assign_down = _step_rule("assign_down")
+    suspend = _step_rule("suspend")
+    resume = _step_rule("resume")
+    file = _step_rule("file")
+    sign = _step_rule("sign")
+    request_return = _step_rule("request_return")
+    decide_return = _step_rule("decide_return")
+    feedback = _step_rule("feedback")
+    request_extension = _step_rule("request_extension")
+    decide_extension = _step_rule("decide_extension")
+    verify = _step_rule("verify")
+    evaluate = _step_rule("evaluate")
+    review = _step_rule("review")
+    supervise = _step_rule("supervise")
+    answer_supervision = _step_rule("answer_supervision")
+    instruct = _step_rule("instruct")
+
+    @precondition(lambda self: self._pks(set(FORWARD)))
+    @rule(data=st.data())
+    def advance(self, data):
+        """Move a case one step along the loop (the same steps as the rules above)."""
+        m = self._pick(data, set(FORWARD))
+        name = data.draw(st.sampled_from(FORWARD[m.state]), label="step")
+        getattr(self, f"do_{name}")(data, m)
 
     # ------------------------------------------------------------------ refusals
 
@@ -871,10 +938,7 @@ class CaseMachine(RuleBasedStateMachine):
         choices = [
             a
             for a in GENERIC_ACTIONS
-            if a not in allowed_actions(m.state)
-            # known bug: do_answer_supervision never asks the table (see the xfail below)
-            and a != "answer_supervision"
-            and self._applicable(a, m)
+            if a not in allowed_actions(m.state) and self._applicable(a, m)
         ]
         action = data.draw(st.sampled_from(choices), label="action")
         names = self._allowed(action, m) or set(self.ctx.department_users.values())
@@ -946,6 +1010,7 @@ class CaseMachine(RuleBasedStateMachine):
             case["escalation_count"],
             case["extension_days"],
             case["supervised"],
+            case["satisfaction"],
         )
         assert seen == (
             m.state,
@@ -957,6 +1022,7 @@ class CaseMachine(RuleBasedStateMachine):
             m.escalation_count,
             m.extension_days,
             m.supervised,
+            m.satisfaction,
         ), m
         # 1. The state is reachable: replaying the timeline through the table ends at it.
         assert rows and rows[0].action == "report"
@@ -981,7 +1047,7 @@ class CaseMachine(RuleBasedStateMachine):
             ]
             assert closing and closing[-1] in {"verify_pass", "self_close"}, closing
             if closing[-1] == "verify_pass":
-                assert "feedback" in closing
+                assert closing[-2:-1] == ["feedback"], closing
         assert (case["closed_at"] is not None) == (case["state"] in CLOSED_STATES)
         # 3. Exactly one owning unit, of the right length for its level, where the case is.
         assert case["level"] in LEVEL_CODE_LENGTH
@@ -999,11 +1065,10 @@ class CaseMachine(RuleBasedStateMachine):
         # 5. At most one active lead, the one the model expects; reopened once unless reviewed.
         assert len(leads) <= 1 and (leads[0] if leads else None) == m.lead, (leads, m.lead)
         assert case["reopen_count"] <= 1 or m.review_reopened
-        # 6. One audit event per timeline row (except the merge target's row: known bug).
+        # 6. One audit event per timeline row.
         timeline = Counter(r.action for r in rows)
-        timeline["merge"] -= m.merge_rows
         assert audits == +timeline, (audits, timeline)
-        assert case["version"] == len(rows) - m.merge_rows
+        assert case["version"] == len(rows)
 
 
 def test_random_action_sequences_keep_the_case_invariants(world, settings, tmp_path):
@@ -1014,10 +1079,12 @@ def test_random_action_sequences_keep_the_case_invariants(world, settings, tmp_p
         run_state_machine_as_test(
             CaseMachine,
             settings=hypothesis.settings(
-                max_examples=30,
-                stateful_step_count=25,
+                max_examples=int(os.environ.get("PROPERTY_EXAMPLES", 40)),
+                stateful_step_count=int(os.environ.get("PROPERTY_STEPS", 40)),
                 deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+                # CI replays one fixed exploration (reproducible); developers explore anew.
+                derandomize=bool(os.environ.get("CI")),
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
             ),
         )
     finally:
@@ -1026,7 +1093,12 @@ def test_random_action_sequences_keep_the_case_invariants(world, settings, tmp_p
         print(f"{n:5d}  {line}")
 
 
-# ---------------------------------------------------------------------- known bugs
+def test_the_machine_knows_every_action_of_the_table():
+    """A new action in the table needs a rule (``do_<name>``) and a line in ``_call``."""
+    assert set(ACTION_KIND) <= set(GENERIC_ACTIONS)
+
+
+# ------------------------------------------------------------- bugs found, now fixed
 
 
 def _report(world, user):
@@ -1041,16 +1113,14 @@ def _report(world, user):
     )
 
 
-@pytest.mark.xfail(strict=True, reason="do_merge_case writes the target's row without an audit")
 def test_merge_records_an_audit_event_for_the_target_too(world):
     target, duplicate = _report(world, world.p.grid1), _report(world, world.p.grid1)
     A.do_merge_case(duplicate, into=target, actor=world.p.lizhou)
     rows = CaseAction.objects.filter(case=target).count()
     events = AuditEvent.objects.filter(target_type="cases.case", target_id=str(target.pk))
-    assert events.count() == rows  # 1 != 2: the target's "merge" row has no audit event
+    assert events.count() == rows
 
 
-@pytest.mark.xfail(strict=True, reason="do_answer_supervision does not check the state")
 def test_a_supervision_cannot_be_answered_once_the_case_is_closed(world):
     lizhou = world.p.lizhou
     case = A.do_accept_case(_report(world, world.p.grid1), actor=lizhou)
