@@ -13,6 +13,7 @@ urlpatterns = [
     path("people/<int:person_id>/", views.person_detail, name="person_detail"),
     path("people/<int:person_id>/reveal/", views.person_reveal, name="person_reveal"),
     path("cases/<str:code>/", views.case_detail, name="case_detail"),
+    path("cases/<str:code>/attachments/<int:pk>/", views.case_attachment, name="case_attachment"),
     path(
         "cases/<str:code>/supervision/<int:pk>/print/",
         views.supervision_sheet,

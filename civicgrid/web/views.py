@@ -6,7 +6,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Q
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -150,3 +156,15 @@ def instruction_sheet(request, code, pk):
     case = access_case(request.user, code)
     instruction = get_object_or_404(case.instructions, pk=pk)
     return render(request, "web/instruction_sheet.html", {"case": case, "sheet": instruction})
+
+
+@login_required
+def case_attachment(request, code, pk):
+    """A case's photo, for those who may see the case (media is not served publicly)."""
+    case = access_case(request.user, code)
+    attachment = get_object_or_404(case.attachments, pk=pk)
+    try:
+        handle = attachment.file.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise Http404 from None
+    return FileResponse(handle, content_type=attachment.content_type)

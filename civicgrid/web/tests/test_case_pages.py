@@ -44,3 +44,20 @@ def test_it_prints_supervision_and_instruction_sheets(login, personas):
         .status_code
         == 404
     )
+
+
+def test_it_serves_case_photos_only_to_those_who_see_the_case(login, personas, tmp_path, settings):
+    from civicgrid.cases.tests.conftest import jpeg
+
+    settings.MEDIA_ROOT = tmp_path
+    grid = Grid.objects.exclude(kind="micro").filter(code__startswith="330281001").first()
+    case = A.do_report_case(
+        actor=None, channel="resident", description="x", grid=grid, photos=[jpeg()]
+    )
+    photo = case.attachments.get()
+    url = f"/cases/{case.code}/attachments/{photo.pk}/"
+    response = login(personas.lizhou).get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+    assert login(personas.fengshan).get(url).status_code == 404
+    assert url in login(personas.lizhou).get(f"/cases/{case.code}/").content.decode()
