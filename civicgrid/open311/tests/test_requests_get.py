@@ -65,7 +65,7 @@ def test_a_single_request_is_a_list_of_one_with_every_field(o311, report, fmt):
     assert item["description"] == "路灯不亮，晚上很黑"
     assert item["address"] == "梨洲街道 文化路 12 号"
     assert item["agency_responsible"]  # the township command room owning it
-    assert "working day" in item["service_notice"]
+    assert "工作日" in item["service_notice"]  # Chinese unless the client asks otherwise
     for field in ("requested_datetime", "updated_datetime"):
         assert W3C.match(item[field]), item[field]
     assert float(item["lat"]) == pytest.approx(case.lat)

@@ -57,7 +57,7 @@ def test_it_creates_a_case_and_answers_with_a_list_of_one(o311, form, api_key, w
         assert list(item) == ["service_request_id", "service_notice", "account_id"]
         assert isinstance(item["service_request_id"], str)
     assert item["account_id"] == "acct-9"
-    assert "working day" in item["service_notice"]
+    assert "工作日" in item["service_notice"]  # Chinese unless the client asks otherwise
     assert (case.channel, case.state, case.category.code) == ("open311", "reported", "0101")
     assert case.reported_by is None  # an anonymous integration
     assert (case.grid, case.level, case.address) == (world.grid, Level.TOWN, "文化路 12 号")
@@ -133,7 +133,7 @@ def test_a_missing_service_code_is_400_and_an_unknown_one_404(o311, form):
 )
 @pytest.mark.parametrize("fmt", ["xml", "json"])
 def test_bad_fields_are_400_errors_naming_the_field(o311, form, fmt, change, words):
-    answer = o311.post(fmt, **{**form, **change})
+    answer = o311.post(fmt, headers={"Accept-Language": "en"}, **{**form, **change})
     assert answer.status == 400, answer.response.content
     errors = answer.errors()
     assert all(str(e["code"]) == "400" for e in errors)
@@ -260,3 +260,9 @@ def test_posting_needs_no_csrf_token(form):
         content_type="application/x-www-form-urlencoded",
     )
     assert response.status_code == 200, response.content
+
+
+def test_it_answers_in_chinese_when_the_client_asks_for_no_language(client, db):
+    response = client.post("/open311/v2/requests.json", {"service_code": "0101"})
+    assert response.status_code == 403
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in response.json()[0]["description"])
