@@ -13,6 +13,7 @@ from django.db import connection, connections
 
 from civicgrid.cases import actions as A
 from civicgrid.cases.models import Case, CaseAction, Category, Notification
+from civicgrid.cases.workflow import InvalidTransition
 from civicgrid.people.models import RoleAssignment
 from civicgrid.regions.models import Grid
 
@@ -99,7 +100,9 @@ def test_it_lets_exactly_one_of_two_simultaneous_accepts_win(race_case):
     )
     assert sorted(o == "won" for o in outcomes) == [False, True], outcomes
     loser = next(o for o in outcomes if o != "won")
-    assert "Accepted" in str(loser)  # names the state the winner left it in
+    # The refusal names the state the winner left it in (threads speak the default language).
+    assert isinstance(loser, InvalidTransition) and loser.state == "accepted"
+    assert "已受理" in str(loser)
     actions = _in_thread(
         lambda: list(
             CaseAction.objects.filter(case_id=race_case.pk).values_list("action", flat=True)
@@ -123,6 +126,6 @@ def test_it_refuses_a_stale_version_when_two_forms_submit_together(race_case):
     )
     assert sorted(o == "won" for o in outcomes) == [False, True], outcomes
     loser = next(o for o in outcomes if o != "won")
-    assert isinstance(loser, A.CaseConflict) and "Someone else changed" in str(loser)
+    assert isinstance(loser, A.CaseConflict) and race_case.code in str(loser)
     version = _in_thread(lambda: Case.objects.get(pk=race_case.pk).version)
     assert version == seen + 1  # one update, not two
