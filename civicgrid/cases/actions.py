@@ -223,9 +223,10 @@ def _record(
     fields: tuple[str, ...] = (),
 ) -> CaseAction:
     now = timezone.now()
-    case.version = F("version") + 1
+    # The row is locked (or, on SQLite, the write transaction is exclusive) since _lock read
+    # the version, so counting here cannot lose an update.
+    case.version += 1
     case.save(update_fields=["state", "version", "updated", *fields])
-    case.refresh_from_db(fields=["version"])
     row = CaseAction.objects.create(
         case=case,
         action=action,

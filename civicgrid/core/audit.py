@@ -68,7 +68,8 @@ def record_event(
         target_type = target_type or target._meta.label_lower
         target_id = target_id or str(target.pk)
         target_repr = target_repr or str(target)[:200]
-    with transaction.atomic():
+    # No savepoint: the event belongs to the caller's transaction and fails with it.
+    with transaction.atomic(savepoint=False):
         head = AuditChainHead.objects.select_for_update().get_or_create(pk=1)[0]
         event = AuditEvent(
             pk=head.last_id + 1,
