@@ -17,6 +17,9 @@ def pytest_configure(config):
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    import tempfile
+
+    settings.MEDIA_ROOT = tempfile.mkdtemp(prefix="civicgrid-test-media-")  # photos of tests
 
 
 @pytest.fixture(scope="session")

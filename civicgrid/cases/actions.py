@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -96,7 +96,9 @@ DEFAULT_RESOLVE_LIMIT = {
     Level.COUNTY: "15d",
 }
 SUPERVISION_ANSWER_DAYS = 2
-_LIMIT = re.compile(r"^(\d+(?:\.\d+)?)([hd])$")
+# Working hours may be fractional and must be positive; working days are whole (0 = the
+# same day, by close of business).
+_LIMIT = re.compile(r"^(?:(\d+(?:\.\d+)?)(h)|(\d+)(d))$")
 # Which role levels act for each owning level (see core.roles.ROLE_LEVEL).
 _UNIT_ROLE_LEVELS = {
     Level.GRID: {"grid"},
@@ -123,7 +125,12 @@ def parse_limit(limit: str) -> tuple[float, str]:
     match = _LIMIT.match(limit or "")
     if not match:
         raise ValueError(f"bad limit {limit!r}")
-    return float(match.group(1)), match.group(2)
+    if match.group(2):
+        hours = float(match.group(1))
+        if hours <= 0:
+            raise ValueError(f"bad limit {limit!r}")
+        return hours, "h"
+    return float(match.group(3)), "d"
 
 
 def _deadline(start: datetime, limit: str) -> datetime:
@@ -144,6 +151,8 @@ def _push_deadline(case: Case, start: datetime) -> None:
     new = _deadline(start, _resolve_limit(case))
     if case.resolve_deadline is None or new > case.resolve_deadline:
         case.resolve_deadline = new
+        # A new deadline earns a new reminder and, if missed, a new supervision.
+        case.due_soon_notified_at = case.overdue_supervised_at = None
 
 
 def _unit_name(level: str, code: str) -> str:
@@ -226,7 +235,8 @@ def _record(
     # The row is locked (or, on SQLite, the write transaction is exclusive) since _lock read
     # the version, so counting here cannot lose an update.
     case.version += 1
-    case.save(update_fields=["state", "version", "updated", *fields])
+    stamps = ("due_soon_notified_at", "overdue_supervised_at")  # reset by _push_deadline
+    case.save(update_fields=sorted({"state", "version", "updated", *stamps, *fields}))
     row = CaseAction.objects.create(
         case=case,
         action=action,
@@ -467,6 +477,56 @@ def do_report_case(
     if len(unit_code) < 9:
         level, unit_code = Level.COUNTY, region_code[:6]
     now = created or timezone.now()
+    try:
+        return _create_reported_case(
+            actor=actor,
+            anonymous=anonymous,
+            channel=channel,
+            category=category,
+            description=description,
+            urgent=urgent,
+            lat=lat,
+            lng=lng,
+            address=address,
+            grid=grid,
+            region_code=region_code,
+            level=level,
+            unit_code=unit_code,
+            key=key,
+            now=now,
+            phone_sealed=phone_sealed,
+            reporter_name=reporter_name,
+            photos=photos,
+        )
+    except IntegrityError:
+        # The same retried submission arrived twice at once: the first one won.
+        existing = Case.objects.filter(idempotency_key=key).first() if key else None
+        if existing is None:
+            raise
+        return existing
+
+
+def _create_reported_case(
+    *,
+    actor,
+    anonymous,
+    channel,
+    category,
+    description,
+    urgent,
+    lat,
+    lng,
+    address,
+    grid,
+    region_code,
+    level,
+    unit_code,
+    key,
+    now,
+    phone_sealed,
+    reporter_name,
+    photos,
+) -> Case:
     with transaction.atomic():
         case = Case.objects.create(
             code=_next_code(region_code[:6], now),
@@ -627,6 +687,9 @@ def do_merge_case(duplicate: Case, *, into: Case, actor) -> Case:
     if duplicate.pk == into.pk:
         raise ValidationError({"into": _("A case cannot be merged into itself.")})
     with transaction.atomic():
+        # Lock both in id order, so merging A into B while someone merges B into A cannot
+        # deadlock.
+        list(Case.objects.select_for_update().filter(pk__in=[duplicate.pk, into.pk]).order_by("pk"))
         target = Case.objects.select_for_update().get(pk=into.pk)
         if target.state not in workflow.OPEN_STATES or target.merged_into_id:
             raise ValidationError({"into": _("Merge only into an open case.")})
@@ -786,7 +849,6 @@ def do_dispatch_case(
                 ]
             ]
         )
-        _push_deadline(case, now)
         _record(
             case,
             "dispatch",
@@ -1057,7 +1119,7 @@ def do_decide_extension(
                 case.resolve_deadline - timedelta(microseconds=1), request.days
             )
             case.extension_days += request.days
-            case.due_soon_notified_at = None
+            case.due_soon_notified_at = case.overdue_supervised_at = None
             fields = ("resolve_deadline", "extension_days", "due_soon_notified_at")
             data["deadline"] = case.resolve_deadline.isoformat()
         _record(
@@ -1309,6 +1371,17 @@ def do_mark_hard_case(case: Case, *, actor, leader, departments=(), text: str = 
     """提级攻坚: a leader takes charge and several departments are assigned together."""
     if not can(actor, "cases.instruct", region_code=case.region_code):
         raise ActionRefused(_("Only a leader may make this a hard case."))
+    departments = list(departments)
+    if (
+        leader is None
+        or not leader.is_active
+        or not can(leader, "cases.instruct", region_code=case.region_code)
+    ):
+        raise ValidationError(
+            {"leader": _("The responsible leader must be a leader over this place.")}
+        )
+    if any(not d.active for d in departments):
+        raise ValidationError({"departments": _("Choose active departments.")})
     with transaction.atomic():
         case = _lock(case, None)
         workflow.next_step(case.state, "hard_case")
@@ -1396,7 +1469,10 @@ def do_update_category(category: Category, *, actor, **changes) -> Category:
             except ValueError:
                 errors[field] = [_("Write a limit like 4h (working hours) or 5d (working days).")]
     kinds = set(Department.Kind.values)
-    if "department_kinds" in changes and not set(changes["department_kinds"]) <= kinds:
+    department_kinds = changes.get("department_kinds", [])
+    if not isinstance(department_kinds, list) or not all(
+        isinstance(k, str) and k in kinds for k in department_kinds
+    ):
         errors["department_kinds"] = [_("Unknown department kind.")]
     if errors:
         raise ValidationError(errors)
@@ -1462,10 +1538,15 @@ def do_plan_joint_operation(
     """联合执法: the township command room plans an operation with several departments."""
     if not acts_for_unit(actor, "cases.handle", {"town"}, town_code):
         raise ActionRefused(_("Only the township command room plans its joint operations."))
+    departments, cases = list(departments), list(cases)
     errors = {}
     if not (title or "").strip():
         errors["title"] = [_("Give the operation a title.")]
-    if len(list(departments)) < 2:
+    elif len(title) > 100:
+        errors["title"] = [_("The title is longer than 100 characters.")]
+    if len(place or "") > 200:
+        errors["place"] = [_("The place is longer than 200 characters.")]
+    if len(departments) < 2:
         errors["departments"] = [_("A joint operation needs at least two departments.")]
     if any(not c.region_code.startswith(town_code) for c in cases):
         errors["cases"] = [_("Link only cases of this township.")]

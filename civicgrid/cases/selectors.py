@@ -47,7 +47,7 @@ def cases_visible_to(user) -> QuerySet[Case]:
 def access_case(user, code_or_id) -> Case:
     """The case by code or id if the user may see it; otherwise 404 (no existence leak)."""
     lookup = Q(code=str(code_or_id))
-    if str(code_or_id).isdigit():
+    if str(code_or_id).isascii() and str(code_or_id).isdigit():
         lookup |= Q(pk=int(code_or_id))
     case = Case.objects.select_related("category", "grid").filter(lookup).first()
     if case is None or not cases_visible_to(user).filter(pk=case.pk).exists():

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from datetime import datetime
 
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -131,9 +132,14 @@ def _status_notes(case: Case) -> str:
     return text or str(workflow.STATE_LABELS.get(case.state, case.state))
 
 
+def photo_url(attachment: Attachment, absolute: Callable[[str], str]) -> str:
+    """The public address of a reporter's photo (served by ``views.photo``, not /media/)."""
+    return absolute(reverse("open311:photo", args=[attachment.pk]))
+
+
 def _photo(attachment: Attachment, absolute: Callable[[str], str]) -> dict:
     return {
-        "media_url": absolute(attachment.file.url),
+        "media_url": photo_url(attachment, absolute),
         "kind": attachment.kind,
         "width": attachment.width,
         "height": attachment.height,
@@ -162,7 +168,7 @@ def requests_document(
         link = getattr(case, "open311", None)
         photos = attachments[case.pk]
         first_photo = next((a for a in photos if a.kind == Attachment.Kind.PHOTO), None)
-        media_url = absolute(first_photo.file.url) if first_photo else None
+        media_url = photo_url(first_photo, absolute) if first_photo else None
         item = {
             "service_request_id": case.code,
             "status": selectors.status_of(case.state),
@@ -189,7 +195,10 @@ def requests_document(
                 "channel": case.channel,
                 "state": case.state,
                 "state_label": str(workflow.STATE_LABELS.get(case.state, case.state)),
-                "photos": Many("photo", [_photo(a, absolute) for a in photos]),
+                "photos": Many(
+                    "photo",
+                    [_photo(a, absolute) for a in photos if a.kind == Attachment.Kind.PHOTO],
+                ),
             }
             item["notes"] = Many("note", [_note(row) for row in notes[case.pk]])
         items.append(item)
@@ -215,8 +224,11 @@ def posted_document(case: Case, *, account_id: str) -> Document:
 def updates_document(rows: list[CaseAction], *, absolute: Callable[[str], str]) -> Document:
     """mySociety's ``servicerequestupdates``: one update per timeline step after the report."""
     media = {}
-    for attachment in Attachment.objects.filter(action__in=[r.pk for r in rows]).order_by("id"):
-        media.setdefault(attachment.action_id, absolute(attachment.file.url))
+    reporters_photos = Attachment.objects.filter(
+        action__in=[r.pk for r in rows], kind=Attachment.Kind.PHOTO
+    ).order_by("id")
+    for attachment in reporters_photos:
+        media.setdefault(attachment.action_id, photo_url(attachment, absolute))
     return Document(
         "service_requests_updates",
         Many(

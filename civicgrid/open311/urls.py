@@ -9,6 +9,7 @@ app_name = "open311"
 _FORMAT = r"\.(?P<fmt>[^./]+)$"
 
 urlpatterns = [
+    re_path(r"^media/(?P<pk>\d+)$", views.photo, name="photo"),
     re_path(r"^discovery" + _FORMAT, views.discovery, name="discovery"),
     re_path(r"^services" + _FORMAT, views.services, name="services"),
     re_path(

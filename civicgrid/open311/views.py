@@ -21,6 +21,7 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.core.validators import URLValidator
+from django.http import FileResponse, Http404
 from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -30,6 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from civicgrid.api.auth import authenticate_api_key
 from civicgrid.cases import workflow
+from civicgrid.cases.models import Attachment
 from civicgrid.open311 import documents, selectors
 from civicgrid.open311.actions import MAX_DESCRIPTION, do_submit_service_request
 from civicgrid.open311.serializers import render
@@ -470,3 +472,22 @@ def _validation_messages(exc: ValidationError) -> list[str]:
         f"{_FIELD_NAMES.get(field, field)}: {' '.join(messages)}"
         for field, messages in exc.message_dict.items()
     ]
+
+
+def photo(request, pk):
+    """A reporter's photo of a published request. Staff photos (before/after, evidence) and
+    unpublished cases stay behind the login of the web application."""
+    attachment = (
+        Attachment.objects.filter(
+            pk=pk, kind=Attachment.Kind.PHOTO, case__in=selectors.public_cases()
+        )
+        .select_related("case")
+        .first()
+    )
+    if attachment is None:
+        raise Http404
+    try:
+        handle = attachment.file.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise Http404 from None
+    return FileResponse(handle, content_type=attachment.content_type)

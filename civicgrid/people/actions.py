@@ -1,14 +1,15 @@
 """Every write to people, departments and roles. Each checks scope, validates, audits."""
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from civicgrid.core.audit import record_event, snapshot
 from civicgrid.core.errors import ActionRefused
-from civicgrid.core.roles import ROLE_LEVEL, Role
-from civicgrid.core.scoping import can, forget_scope
+from civicgrid.core.roles import ROLE_LEVEL, ROLE_PERMISSIONS, Role
+from civicgrid.core.scoping import can, forget_scope, scope_for
 from civicgrid.people import pii
 from civicgrid.people.models import Department, KeyGroup, Person, PersonKeyGroup, RoleAssignment
 from civicgrid.regions.models import Grid, Region
@@ -300,8 +301,22 @@ def do_assign_role(
     if role == Role.ADMIN:
         if not (actor is not None and actor.is_superuser):
             raise ActionRefused(_("Only a superuser can appoint administrators."))
-    else:
+    elif not (actor is not None and actor.is_superuser):
         _require(actor, "people.assign_role", region_code=scope_code)
+        if person.user_id is not None and person.user_id == actor.pk:
+            raise ActionRefused(_("Nobody gives themselves a role."))
+        if department is not None and not can(
+            actor, "people.assign_role", region_code=department.region.code
+        ):
+            raise ActionRefused(_("This department serves places outside your area."))
+        # Nobody hands out more than they hold there: the role's permissions must be the
+        # actor's own at that place.
+        held = set()
+        for grant in scope_for(actor).grants:
+            if scope_code.startswith(grant.prefix):
+                held |= grant.permissions
+        if not ROLE_PERMISSIONS.get(role, frozenset()) <= held:
+            raise ActionRefused(_("You cannot give a role with rights you do not hold here."))
     with transaction.atomic():
         assignment, created = RoleAssignment.objects.get_or_create(
             person=person,
@@ -353,6 +368,12 @@ def do_create_login(person: Person, *, username: str, password: str, actor, is_s
     """Give a person a login account (staff use the workbench and, if is_staff, the admin)."""
     _require(actor, "people.assign_role", region_code=person.region_code)
     User = get_user_model()
+    if person.user_id is not None:
+        raise ValidationError({"username": _("This person already has a login.")})
+    try:
+        validate_password(password, User(username=username))
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
     with transaction.atomic():
         if User.objects.filter(username=username).exists():
             raise ValidationError({"username": _("This user name is taken.")})

@@ -15,13 +15,14 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from civicgrid.cases.selectors import access_case, deadline_status, timeline
 from civicgrid.cases.workflow import ACTION_LABELS, STATE_LABELS
 from civicgrid.core.errors import ActionRefused
 from civicgrid.core.roles import Role
-from civicgrid.core.scoping import scope_for
+from civicgrid.core.scoping import can, scope_for
 from civicgrid.people.actions import do_reveal_person_pii
 from civicgrid.people.selectors import access_person, people_visible_to
 from civicgrid.regions.selectors import grids_visible_to, regions_visible_to
@@ -113,10 +114,19 @@ def grid_export(request):
 @login_required
 def person_detail(request, person_id):
     person = access_person(request.user, person_id)
-    return render(request, "web/person_detail.html", {"person": person, "revealed": None})
+    return render(request, "web/person_detail.html", _person_context(request, person, None))
+
+
+def _person_context(request, person, revealed) -> dict:
+    """Sensitive key groups (community correction …) only for roles that see personal data."""
+    groups = person.key_groups.all()
+    if not can(request.user, "people.view_pii", region_code=person.region_code):
+        groups = groups.filter(sensitive=False)
+    return {"person": person, "revealed": revealed, "key_groups": groups}
 
 
 @login_required
+@never_cache
 @require_POST
 def person_reveal(request, person_id):
     person = access_person(request.user, person_id)
@@ -124,7 +134,7 @@ def person_reveal(request, person_id):
         revealed = do_reveal_person_pii(person, actor=request.user, reason="web")
     except ActionRefused as exc:
         return HttpResponse(str(exc), status=403)
-    return render(request, "web/person_detail.html", {"person": person, "revealed": revealed})
+    return render(request, "web/person_detail.html", _person_context(request, person, revealed))
 
 
 @login_required

@@ -46,7 +46,7 @@ class World:
             person = do_create_person(
                 name=username, region=place, grid=grid, actor=admin, is_resident=False
             )
-            do_create_login(person, username=username, password="x", actor=admin)
+            do_create_login(person, username=username, password="Grid-work-2026!", actor=admin)
             do_assign_role(
                 person, role, department=department, region=region, grid=grid, actor=admin
             )

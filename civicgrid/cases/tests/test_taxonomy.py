@@ -72,3 +72,17 @@ def test_it_lets_only_the_county_edit_categories(personas, login):
     assert response.status_code == 302
     zombie.refresh_from_db()
     assert (zombie.sign_limit, zombie.department_kinds) == ("3h", ["law_enforcement"])
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"department_kinds": 5},
+        {"department_kinds": ["spaceships"]},
+        {"sign_limit": "1.5d"},
+        {"resolve_limit_town": "0h"},
+    ],
+)
+def test_it_refuses_malformed_routing_and_limits(personas, changes):
+    with pytest.raises(ValidationError):
+        do_update_category(Category.objects.get(code="0101"), actor=personas.county, **changes)

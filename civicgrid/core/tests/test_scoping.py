@@ -222,9 +222,9 @@ def test_it_refuses_admin_additions_out_of_scope_with_a_message(login, personas)
     assert response.status_code == 200
     assert RoleAssignment.objects.count() == before
     assert "您无权在此执行该操作" in response.content.decode()  # the admin speaks Chinese
-    # inside the township the same form works and is audited
+    # a role with rights the operator does not hold (leaders instruct) is refused too
     lizhou = Region.objects.get(code=LIZHOU)
-    response = client.post(
+    client.post(
         "/admin/people/roleassignment/add/",
         {
             "person": target.pk,
@@ -232,8 +232,19 @@ def test_it_refuses_admin_additions_out_of_scope_with_a_message(login, personas)
             "region": lizhou.pk,
         },
     )
+    assert not RoleAssignment.objects.filter(person=target, role="township_leader").exists()
+    # inside the township, a role within the operator's own rights works and is audited
+    village = Region.objects.filter(level="village", code__startswith=LIZHOU).first()
+    response = client.post(
+        "/admin/people/roleassignment/add/",
+        {
+            "person": target.pk,
+            "role": "village_staff",
+            "region": village.pk,
+        },
+    )
     assert response.status_code == 302
-    assert RoleAssignment.objects.filter(person=target, role="township_leader").exists()
+    assert RoleAssignment.objects.filter(person=target, role="village_staff").exists()
     from civicgrid.core.models import AuditEvent
 
     assert AuditEvent.objects.order_by("-id").first().action == "people.role.assign"

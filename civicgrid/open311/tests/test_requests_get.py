@@ -251,7 +251,7 @@ def test_extensions_add_extended_attributes_and_notes(o311, world, report, fmt):
     plain = o311.get(f"requests/{case.code}", fmt)
     (item,) = plain.items()
     assert "notes" not in item and "extended_attributes" not in item
-    assert item["media_url"].startswith("http://testserver/media/cases/")
+    assert item["media_url"].startswith("http://testserver/open311/v2/media/")
     assert W3C.match(item["expected_datetime"])
     answer = o311.get(f"requests/{case.code}", fmt, extensions="true")
     if fmt == "xml":
@@ -282,7 +282,7 @@ def test_extensions_add_extended_attributes_and_notes(o311, world, report, fmt):
         assert photo["width"] == 64 and photo["kind"] == "photo"
         photo_url = photo["media_url"]
         notes = item["notes"]
-    assert photo_url.startswith("http://testserver/media/cases/")
+    assert photo_url.startswith("http://testserver/open311/v2/media/")
     assert [n["type"] for n in notes] == ["report", "accept", "instruct"]
     assert all(set(n) == {"datetime", "type", "description", "status"} for n in notes)
     assert all(W3C.match(n["datetime"]) for n in notes)

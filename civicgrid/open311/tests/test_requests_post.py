@@ -219,7 +219,19 @@ def test_photos_can_be_sent_as_multipart_media(o311, form):
     case = posted_case(o311.post(files={"media": photo}, **form))
     assert Attachment.objects.get(case=case).kind == Attachment.Kind.PHOTO
     (item,) = o311.get(f"requests/{case.code}").data
-    assert item["media_url"].startswith("http://testserver/media/cases/")
+    assert item["media_url"].startswith("http://testserver/open311/v2/media/")
+    # The public photo address serves the reporter's photo, and nothing else.
+    response = o311.client.get(item["media_url"])
+    assert response.status_code == 200 and b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+    evidence = Attachment.objects.create(
+        case=case,
+        kind=Attachment.Kind.EVIDENCE,
+        file="x.jpg",
+        content_type="image/jpeg",
+        sha256="0" * 64,
+        created=case.created,
+    )
+    assert o311.client.get(f"/open311/v2/media/{evidence.pk}").status_code == 404
     bad = SimpleUploadedFile("x.jpg", b"not a picture", content_type="image/jpeg")
     answer = o311.post(files={"media": bad}, **form)
     assert answer.status == 400 and answer.errors()[0]["description"].startswith("media:")

@@ -142,3 +142,21 @@ def test_it_gives_demo_people_valid_sealed_numbers(db):
     assert pii.normalize_id_number(number) == number
     assert sample.id_number_masked == pii.mask_id_number(number)
     assert sample.id_number_hash == pii.blind_index("id", number)
+
+
+def test_it_shows_sensitive_key_groups_only_to_roles_that_see_personal_data(login, grid_and_worker):
+    from django.contrib.auth import get_user_model
+
+    from civicgrid.people.actions import do_tag_person
+    from civicgrid.people.models import KeyGroup, RoleAssignment
+
+    grid, worker = grid_and_worker
+    person = do_create_person(name="测试居民", grid=grid, actor=worker)
+    do_tag_person(person, KeyGroup.objects.get(code="community_correction"), actor=worker)
+    do_tag_person(person, KeyGroup.objects.get(code="elderly_alone"), actor=worker)
+    page = login(worker).get(f"/people/{person.pk}/").content.decode()
+    assert "社区矫正" in page and "独居老人" in page
+    part_timer = RoleAssignment.objects.filter(role="grid_worker_pt", grid=grid).first().person
+    user = get_user_model().objects.get(pk=part_timer.user_id)
+    page = login(user).get(f"/people/{person.pk}/").content.decode()
+    assert "社区矫正" not in page and "独居老人" in page

@@ -61,3 +61,8 @@ def test_it_serves_case_photos_only_to_those_who_see_the_case(login, personas, t
     assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
     assert login(personas.fengshan).get(url).status_code == 404
     assert url in login(personas.lizhou).get(f"/cases/{case.code}/").content.decode()
+
+
+def test_it_answers_odd_case_codes_with_not_found(login, personas):
+    for code in ["²", "١٢", "0", "x" * 300]:
+        assert login(personas.county).get(f"/cases/{code}/").status_code == 404

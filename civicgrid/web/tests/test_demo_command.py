@@ -60,7 +60,7 @@ def test_it_sets_up_and_serves_the_full_demo_county(tmp_path):
     for login in ["admin", "county", "lizhou", "grid1", "police"]:
         assert f"  {login} " in output
     # The demo database is on SQLite in WAL mode, under the chosen var/ directory.
-    assert (tmp_path / "civicgrid.sqlite3").exists()
-    assert (tmp_path / "civicgrid.sqlite3-wal").exists() or (
-        tmp_path / "civicgrid.sqlite3"
-    ).stat().st_size
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "civicgrid.sqlite3") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

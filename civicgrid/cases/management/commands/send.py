@@ -38,10 +38,12 @@ def drain(batch: int = 200) -> tuple[int, int]:
             try:
                 sender_for(notification.channel).send(notification)
             except Exception as exc:  # a gateway failure must not stop the others
+                # Back off: 1, 4, 9, 16 … minutes before the next try.
+                delay = timedelta(minutes=(notification.attempts + 1) ** 2)
                 Notification.objects.filter(pk=pk).update(
                     attempts=notification.attempts + 1,
                     last_error=str(exc)[:500],
-                    claimed_until=None,
+                    claimed_until=timezone.now() + delay,
                 )
                 failed += 1
             else:

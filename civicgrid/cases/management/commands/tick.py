@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 from civicgrid.cases.actions import do_supervise_case
 from civicgrid.cases.models import Case, Notification
 from civicgrid.cases.selectors import due_soon_cases, overdue_cases
+from civicgrid.cases.workflow import InvalidTransition
 
 
 def tick(now=None) -> dict[str, int]:
@@ -19,9 +20,9 @@ def tick(now=None) -> dict[str, int]:
     for case in due_soon_cases(now).filter(due_soon_notified_at__isnull=True).iterator():
         with transaction.atomic():
             if (
-                Case.objects.filter(pk=case.pk, due_soon_notified_at__isnull=True).update(
-                    due_soon_notified_at=now
-                )
+                due_soon_cases(now)
+                .filter(pk=case.pk, due_soon_notified_at__isnull=True)
+                .update(due_soon_notified_at=now)
                 != 1
             ):
                 continue
@@ -35,22 +36,26 @@ def tick(now=None) -> dict[str, int]:
             )
             reminded += 1
     for case in overdue_cases(now).filter(overdue_supervised_at__isnull=True).iterator():
-        with transaction.atomic():
-            if (
-                Case.objects.filter(pk=case.pk, overdue_supervised_at__isnull=True).update(
-                    overdue_supervised_at=now
+        try:
+            with transaction.atomic():
+                # Claim only if it is still overdue now (not extended or closed meanwhile).
+                claimed = (
+                    overdue_cases(now)
+                    .filter(pk=case.pk, overdue_supervised_at__isnull=True)
+                    .update(overdue_supervised_at=now)
                 )
-                != 1
-            ):
-                continue
-            do_supervise_case(
-                case,
-                actor=None,
-                level=Case.Supervised.NORMAL,
-                automatic=True,
-                reason=_("Overdue: the resolution deadline has passed."),
-            )
-            supervised += 1
+                if claimed != 1:
+                    continue
+                do_supervise_case(
+                    case,
+                    actor=None,
+                    level=Case.Supervised.NORMAL,
+                    automatic=True,
+                    reason=_("Overdue: the resolution deadline has passed."),
+                )
+                supervised += 1
+        except InvalidTransition:
+            continue  # closed between the query and the lock: nothing to supervise
     return {"reminded": reminded, "supervised": supervised}
 
 
