@@ -12,6 +12,7 @@ from civicgrid.cases.actions import DEFAULT_RESOLVE_LIMIT, parse_limit
 from civicgrid.cases.models import Attachment, Case, CaseAction, Category
 from civicgrid.open311 import selectors
 from civicgrid.open311.serializers import Document, Many
+from civicgrid.people.pii import mask_numbers_in_text
 
 __all__ = [
     "SPECIFICATION",
@@ -175,7 +176,7 @@ def requests_document(
             "status_notes": _status_notes(case),
             "service_name": selectors.category_name(case.category),
             "service_code": case.category.code if case.category else None,
-            "description": case.description,
+            "description": mask_numbers_in_text(case.description),
             "agency_responsible": agencies[case.pk],
             "service_notice": service_notice(case),
             "requested_datetime": case.created,

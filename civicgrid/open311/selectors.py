@@ -15,6 +15,7 @@ from civicgrid.cases import workflow
 from civicgrid.cases.models import Assignment, Attachment, Case, CaseAction, Category, Level
 from civicgrid.cases.selectors import leaf_categories
 from civicgrid.core.models import AuditEvent
+from civicgrid.people.pii import mask_numbers_in_text
 from civicgrid.regions.models import Grid, Region
 
 __all__ = [
@@ -136,7 +137,7 @@ def notes_by_case(cases: list[Case]) -> dict[int, list[CaseAction]]:
 
 
 def public_text(action: str, text: str) -> str:
-    return text if action in PUBLIC_TEXT_ACTIONS else ""
+    return mask_numbers_in_text(text) if action in PUBLIC_TEXT_ACTIONS else ""
 
 
 def status_of(state: str) -> str:

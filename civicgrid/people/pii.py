@@ -22,6 +22,7 @@ __all__ = [
     "Sealed",
     "blind_index",
     "mask_id_number",
+    "mask_numbers_in_text",
     "mask_phone",
     "normalize_id_number",
     "normalize_phone",
@@ -66,6 +67,22 @@ def normalize_phone(value: str) -> str:
     raise ValidationError(
         _("Enter a mobile number (11 digits) or a landline such as 0574-62345678.")
     )
+
+
+_NUMBERS_IN_TEXT = re.compile(
+    r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|1[3-9]\d{9}|0\d{2,3}-\d{7,8})(?![0-9A-Za-z])"
+)
+
+
+def mask_numbers_in_text(text: str) -> str:
+    """Free text for publication with ID and phone numbers masked (a caller's number written
+    into a description, say)."""
+
+    def mask(match: re.Match) -> str:
+        value = match.group(0)
+        return mask_id_number(value.upper()) if len(value) == 18 else mask_phone(value)
+
+    return _NUMBERS_IN_TEXT.sub(mask, text or "")
 
 
 def mask_id_number(number: str) -> str:

@@ -370,3 +370,9 @@ def test_the_number_of_queries_does_not_grow_with_the_results(o311, report, exte
         report(2001, 3, day, 9, photos=[jpeg()])
     assert count() == one
     assert one <= 8
+
+
+def test_it_masks_phone_numbers_written_into_a_published_description(o311, report):
+    case = report(description="路灯坏了，来电人电话13905741234")
+    (item,) = o311.get(f"requests/{case.code}").data
+    assert "13905741234" not in item["description"] and "139****1234" in item["description"]

@@ -160,3 +160,11 @@ def test_it_shows_sensitive_key_groups_only_to_roles_that_see_personal_data(logi
     user = get_user_model().objects.get(pk=part_timer.user_id)
     page = login(user).get(f"/people/{person.pk}/").content.decode()
     assert "社区矫正" not in page and "独居老人" in page
+
+
+def test_it_masks_numbers_written_into_free_text():
+    text = f"来电人{PHONE}，身份证{ID_NUMBER}，座机0574-62345678，订单号12345678901234"
+    masked = pii.mask_numbers_in_text(text)
+    assert PHONE not in masked and ID_NUMBER not in masked and "0574-62345678" not in masked
+    assert "139****1234" in masked and pii.mask_id_number(ID_NUMBER) in masked
+    assert "12345678901234" in masked  # not a phone or an ID number: left alone
