@@ -44,34 +44,51 @@ def _validate(rows: list[dict]) -> list[str]:
     from civicgrid.cases.actions import parse_limit
 
     problems, codes, kinds = [], set(), _kinds()
+
+    def problem(number, code, message, **values):
+        where = _("line %(line)s (%(code)s)") % {"line": number, "code": code or "?"}
+        problems.append(f"{where}: {message % values if values else message}")
+
     for number, row in enumerate(rows, start=2):
         code = (row.get("code") or "").strip()
-        where = f"line {number} ({code or '?'})"
         if not code.isdigit() or len(code) not in {2, 4, 6}:
-            problems.append(f"{where}: code must be 2, 4 or 6 digits")
+            problem(number, code, _("the code must have 2, 4 or 6 digits"))
         if code in codes:
-            problems.append(f"{where}: duplicate code")
+            problem(number, code, _("the code is used twice"))
         codes.add(code)
         parent = (row.get("parent_code") or "").strip()
         if parent and (parent not in codes or not code.startswith(parent)):
-            problems.append(f"{where}: parent {parent} must come first and prefix the code")
+            problem(
+                number,
+                code,
+                _("parent %(parent)s must come first and begin the code"),
+                parent=parent,
+            )
         if not (row.get("name") or "").strip():
-            problems.append(f"{where}: name is empty")
+            problem(number, code, _("the name is empty"))
         level = (row.get("default_level") or "").strip()
         if level and level not in Level.values:
-            problems.append(f"{where}: unknown level {level}")
+            problem(number, code, _("unknown level %(level)s"), level=level)
         for kind in filter(None, (row.get("departments") or "").split(";")):
             if kind.strip() not in kinds:
-                problems.append(f"{where}: unknown department kind {kind}")
+                problem(number, code, _("unknown department kind %(kind)s"), kind=kind)
         for column in _LIMIT_COLUMNS:
             value = (row.get(column) or "").strip()
             if value:
                 try:
                     parse_limit(value)
                 except ValueError:
-                    problems.append(f"{where}: {column} {value!r} is not like 4h or 5d")
+                    problem(
+                        number,
+                        code,
+                        _("%(column)s %(value)s is not like 4h or 5d"),
+                        column=column,
+                        value=repr(value),
+                    )
         if parent and level and not (row.get(f"resolve_limit_{level}") or "").strip():
-            problems.append(f"{where}: no resolution limit for its default level {level}")
+            problem(
+                number, code, _("no resolution limit for its default level %(level)s"), level=level
+            )
     return problems
 
 

@@ -113,6 +113,11 @@ def do_update_department(department: Department, *, actor, **changes) -> Departm
             _("These fields cannot be changed: %s") % ", ".join(sorted(set(changes) - allowed))
         )
     _require(actor, "departments.change", region_code=department.region.code)
+    if "kind" in changes and changes["kind"] not in Department.Kind.values:
+        raise ValidationError({"kind": _("Unknown department kind.")})
+    parent = changes.get("parent")
+    if parent is not None and (parent.pk == department.pk or parent.parent_id == department.pk):
+        raise ValidationError({"parent": _("A department cannot be its own parent.")})
     with transaction.atomic():
         department = Department.objects.select_for_update().get(pk=department.pk)
         before = snapshot(department)

@@ -261,8 +261,8 @@ def do_import_grids(features: list[dict], *, actor, skip_bad: bool = False) -> G
             )
     if (bad or report.gaps) and not skip_bad:
         return result
-    existing = {g.code: g for g in Grid.objects.filter(code__in=codes)}
     with transaction.atomic():
+        existing = {g.code: g for g in Grid.objects.select_for_update().filter(code__in=codes)}
         for index, feature in enumerate(features):
             code = codes[index]
             if index in bad:
@@ -275,9 +275,14 @@ def do_import_grids(features: list[dict], *, actor, skip_bad: bool = False) -> G
                 kind not in Grid.Kind.values
                 or kind == Grid.Kind.MICRO
                 or purpose not in Grid.Purpose.values
+                or (kind == Grid.Kind.DEDICATED) != bool(purpose)
             ):
                 result.skipped.append(code)
-                report.add_problem(index, "bad_kind", _("Unknown kind or purpose."))
+                report.add_problem(
+                    index,
+                    "bad_kind",
+                    _("Unknown kind or purpose (a dedicated grid, and only it, has a purpose)."),
+                )
                 continue
             fields = _geometry_fields(feature.get("geometry"))
             grid = existing.get(code)
