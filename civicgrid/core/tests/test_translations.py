@@ -11,6 +11,8 @@ PO = Path(__file__).resolve().parents[2] / "locale" / "zh_Hans" / "LC_MESSAGES" 
 def _entries():
     text = PO.read_text(encoding="utf-8")
     for block in text.split("\n\n")[1:]:
+        if block.lstrip().startswith("#~"):
+            continue  # an obsolete entry, kept by gettext for reuse
         msgid = "".join(re.findall(r'^msgid(?:_plural)? "(.*)"$|^"(.*)"$', block, re.M)[0])
         fuzzy = "#, fuzzy" in block
         msgstrs = re.findall(r'^msgstr(?:\[\d\])? "(.*)"((?:\n".*")*)', block, re.M)
