@@ -340,15 +340,25 @@ def _notify_reporters(case: Case, event: str, subject: str) -> None:
     Notification.objects.bulk_create(rows)
 
 
-def _save_photos(case: Case, photos, kind: str, action: CaseAction | None = None) -> list:
-    from civicgrid.cases.photos import PhotoRejected, clean_photo
+def _clean_photos(photos) -> list:
+    """Check and re-encode uploads before any lock is taken (decoding is the slow part)."""
+    from civicgrid.cases.photos import CleanPhoto, PhotoRejected, clean_photo
 
-    saved = []
+    cleaned = []
     for photo in photos or ():
+        if isinstance(photo, CleanPhoto):
+            cleaned.append(photo)
+            continue
         try:
-            clean = clean_photo(photo)
+            cleaned.append(clean_photo(photo))
         except PhotoRejected as exc:
             raise ValidationError({"photos": [str(exc)]}) from None
+    return cleaned
+
+
+def _save_photos(case: Case, photos, kind: str, action: CaseAction | None = None) -> list:
+    saved = []
+    for clean in _clean_photos(photos):
         attachment = Attachment(
             case=case,
             action=action,
@@ -476,6 +486,7 @@ def do_report_case(
         level, unit_code = Level.TOWN, region_code[:9]
     if len(unit_code) < 9:
         level, unit_code = Level.COUNTY, region_code[:6]
+    photos = _clean_photos(photos)
     now = created or timezone.now()
     try:
         return _create_reported_case(
@@ -970,6 +981,7 @@ def do_feedback_case(case: Case, *, actor, text: str, photos=(), expected_versio
     """反馈: the handler reports what was done, with evidence."""
     if not (text or "").strip():
         raise ValidationError({"text": _("Say what was done.")})
+    photos = _clean_photos(photos)
     with transaction.atomic():
         case, from_state, unit = _step(
             case, "feedback", actor=actor, expected_version=expected_version
@@ -1033,6 +1045,7 @@ def do_self_close_case(
         raise ValidationError({"text": _("Say what was done.")})
     if not before_photos or not after_photos:
         raise ValidationError({"photos": _("Add a photo from before and one from after.")})
+    before_photos, after_photos = _clean_photos(before_photos), _clean_photos(after_photos)
     with transaction.atomic():
         case, from_state, unit = _step(
             case, "self_close", actor=actor, expected_version=expected_version
