@@ -398,6 +398,26 @@ def _idempotency_key(actor, key: str | None) -> str | None:
     return hashlib.sha256(f"{owner}:{key}".encode()).hexdigest()
 
 
+def _intake_owner(actor, channel, grid, region_code: str, category) -> tuple[str, str]:
+    """Who owns a new case.
+
+    A grid worker's report in their own grid stays with the grid (they may close it on the
+    spot or escalate). Otherwise a classified report goes to the level its category names
+    (``default_level``), and an unclassified one to the township command room, which
+    classifies, accepts and dispatches. Without a grid (an address only) the county centre.
+    """
+    if (
+        grid is not None
+        and channel == Case.Channel.GRID_WORKER
+        and acts_for_unit(actor, "cases.handle", {"grid"}, grid.code)
+    ):
+        return Level.GRID, grid.code
+    level = (category.default_level if category is not None else "") or Level.TOWN
+    if len(region_code) < LEVEL_CODE_LENGTH[level]:
+        level = Level.COUNTY if len(region_code) < LEVEL_CODE_LENGTH[Level.TOWN] else Level.TOWN
+    return level, region_code[: LEVEL_CODE_LENGTH[level]]
+
+
 def do_report_case(
     *,
     actor,
@@ -474,18 +494,7 @@ def do_report_case(
     if errors:
         raise ValidationError(errors)
     region_code = grid.code if grid is not None else region.code
-    # A grid worker's report in their own grid stays with the grid; everything else goes to
-    # the township command room, which accepts, classifies and dispatches.
-    if (
-        grid is not None
-        and channel == Case.Channel.GRID_WORKER
-        and acts_for_unit(actor, "cases.handle", {"grid"}, grid.code)
-    ):
-        level, unit_code = Level.GRID, grid.code
-    else:
-        level, unit_code = Level.TOWN, region_code[:9]
-    if len(unit_code) < 9:
-        level, unit_code = Level.COUNTY, region_code[:6]
+    level, unit_code = _intake_owner(actor, channel, grid, region_code, category)
     photos = _clean_photos(photos)
     now = created or timezone.now()
     try:

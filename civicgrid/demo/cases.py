@@ -813,7 +813,7 @@ class _Simulation:
             yield self.wh(rng.uniform(5, 15) * 7.5)
             case = A.do_resume_case(case, actor=owner)
         to_county = 0.5 if plan.category.default_level == Level.COUNTY else 0.02
-        if rng.random() < to_county:
+        if case.level != Level.COUNTY and rng.random() < to_county:
             yield self.wh(rng.uniform(0.5, 4))
             case = A.do_escalate_case(case, actor=owner, reason=rng.choice(ESCALATE_TO_COUNTY))
             yield self.wh(rng.uniform(0.5, 3))

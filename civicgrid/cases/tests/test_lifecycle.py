@@ -413,3 +413,26 @@ def test_it_dispatches_a_reopened_case_afresh(world):
     assert case.state == "accepted" and not case.assignments.filter(active=True).exists()
     supervision = A.do_supervise_case(case, actor=world.p.county, level=1, reason="重启后督办")
     A.do_answer_supervision(supervision, actor=lizhou, answer="本级重新处置")  # the owner answers
+
+
+def test_it_routes_a_classified_report_to_its_categorys_level(world):
+    from civicgrid.cases.models import Category
+
+    lat, lng = world.point()
+    by_level = {}
+    for level in ["grid", "village", "town", "county"]:
+        category = Category.objects.filter(default_level=level).exclude(parent=None).first()
+        case = A.do_report_case(
+            actor=None, channel="resident", description="x", lat=lat, lng=lng, category=category
+        )
+        by_level[level] = (case.level, case.unit_code)
+    code = world.grid.code
+    assert by_level == {
+        "grid": ("grid", code),
+        "village": ("village", code[:12]),
+        "town": ("town", code[:9]),
+        "county": ("county", code[:6]),
+    }
+    # the owner of each can act on it
+    village_case = Case.objects.filter(level="village").latest("id")
+    assert A.do_accept_case(village_case, actor=world.village_user()).state == "accepted"
