@@ -878,7 +878,11 @@ class _Simulation:
         late = rng.random() < P_LATE_DEPT
         if not late and rng.random() < P_EXTENSION:
             yield self.wh(rng.uniform(2, 12))
-            if case.state == workflow.IN_PROGRESS and case.extension_days < A.MAX_EXTENSION_DAYS:
+            if (
+                case.state == workflow.IN_PROGRESS
+                and case.extension_days < A.MAX_EXTENSION_DAYS
+                and self.now < case.resolve_deadline  # extensions are asked before the deadline
+            ):
                 request = A.do_request_extension(
                     case, actor=handler, days=rng.randint(3, 10), reason="需协调多方，申请延期"
                 )
