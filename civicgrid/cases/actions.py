@@ -63,6 +63,7 @@ __all__ = [
     "do_plan_joint_operation",
     "do_record_joint_meeting",
     "do_record_joint_operation_result",
+    "do_remind_due_soon",
     "do_merge_case",
     "do_reject_case",
     "do_report_case",
@@ -73,6 +74,7 @@ __all__ = [
     "do_self_close_case",
     "do_sign_case",
     "do_supervise_case",
+    "do_supervise_overdue",
     "do_suspend_case",
     "do_update_category",
     "do_verify_case",
@@ -1280,48 +1282,104 @@ def do_supervise_case(
     level: int,
     reason: str,
     answer_due: datetime | None = None,
-    automatic: bool = False,
 ) -> Supervision:
     """督办 (普通 / 黄牌 / 红牌) with a feedback sheet the handler must answer by a date."""
     if level not in {Case.Supervised.NORMAL, Case.Supervised.YELLOW, Case.Supervised.RED}:
         raise ValidationError({"level": _("Choose normal, yellow card or red card.")})
     if not (reason or "").strip():
         raise ValidationError({"reason": _("Say why the case is supervised.")})
-    if not automatic and not can(actor, "cases.supervise", region_code=case.region_code):
+    if not can(actor, "cases.supervise", region_code=case.region_code):
         raise ActionRefused(_("You may not supervise this case."))
     with transaction.atomic():
-        case = _lock(case, None)
-        workflow.next_step(case.state, "supervise")
-        now = timezone.now()
-        due = answer_due or default_calendar().add_working_days(now, SUPERVISION_ANSWER_DAYS)
-        supervision = Supervision.objects.create(
-            case=case,
-            level=level,
-            reason=reason,
-            automatic=automatic,
-            issued_by=None if automatic else actor,
-            issued_at=now,
-            answer_due=due,
+        return _supervise(
+            _lock(case, None), level=level, reason=reason, actor=actor, answer_due=answer_due
         )
-        case.supervised = max(case.supervised, level)
-        _record(
-            case,
-            "supervise",
-            actor=None if automatic else actor,
-            from_state=case.state,
-            text=reason,
-            data={"level": level, "automatic": automatic, "answer_due": due.isoformat()},
-            fields=("supervised",),
+
+
+def _supervise(case: Case, *, level: int, reason: str, actor, answer_due=None) -> Supervision:
+    """Write a supervision on a locked case; ``actor`` None means raised by the system."""
+    workflow.next_step(case.state, "supervise")
+    automatic = actor is None
+    now = timezone.now()
+    due = answer_due or default_calendar().add_working_days(now, SUPERVISION_ANSWER_DAYS)
+    supervision = Supervision.objects.create(
+        case=case,
+        level=level,
+        reason=reason,
+        automatic=automatic,
+        issued_by=actor,
+        issued_at=now,
+        answer_due=due,
+    )
+    case.supervised = max(case.supervised, level)
+    _record(
+        case,
+        "supervise",
+        actor=actor,
+        from_state=case.state,
+        text=reason,
+        data={"level": level, "automatic": automatic, "answer_due": due.isoformat()},
+        fields=("supervised",),
+    )
+    lead = _lead(case)
+    _notify(
+        case,
+        "supervised",
+        _("Case %(code)s is supervised") % {"code": case.code},
+        departments=[lead.department] if lead else [],
+        unit_codes=[case.unit_code],
+    )
+    return supervision
+
+
+def do_remind_due_soon(case: Case, *, now: datetime) -> bool:
+    """The tick's reminder for a case about to be overdue, at most once per deadline.
+
+    The claim is a conditional UPDATE, so when several nodes tick at once exactly one
+    reminds; returns whether this call did.
+    """
+    from civicgrid.cases.selectors import due_soon_cases
+
+    with transaction.atomic():
+        claimed = (
+            due_soon_cases(now)
+            .filter(pk=case.pk, due_soon_notified_at__isnull=True)
+            .update(due_soon_notified_at=now)
         )
-        lead = _lead(case)
+        if claimed != 1:
+            return False
         _notify(
             case,
-            "supervised",
-            _("Case %(code)s is supervised") % {"code": case.code},
-            departments=[lead.department] if lead else [],
+            "due_soon",
+            _("Case %(code)s is due soon") % {"code": case.code},
             unit_codes=[case.unit_code],
         )
-    return supervision
+    return True
+
+
+def do_supervise_overdue(case: Case, *, now: datetime) -> bool:
+    """The tick's automatic supervision of an overdue case, at most once per deadline."""
+    from civicgrid.cases.selectors import overdue_cases
+
+    try:
+        with transaction.atomic():
+            # Claim only if it is still overdue now (not extended or closed meanwhile).
+            claimed = (
+                overdue_cases(now)
+                .filter(pk=case.pk, overdue_supervised_at__isnull=True)
+                .update(overdue_supervised_at=now)
+            )
+            if claimed != 1:
+                return False
+            _supervise(
+                _lock(case, None),
+                level=Case.Supervised.NORMAL,
+                actor=None,
+                reason=_("Overdue: the resolution deadline has passed."),
+            )
+    except workflow.InvalidTransition:
+        return False  # closed between the query and the lock: nothing to supervise
+    return True
 
 
 def do_answer_supervision(supervision: Supervision, *, actor, answer: str) -> Supervision:

@@ -1,61 +1,25 @@
 from django.core.management.base import BaseCommand
-from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from civicgrid.cases.actions import do_supervise_case
-from civicgrid.cases.models import Case, Notification
+from civicgrid.cases.actions import do_remind_due_soon, do_supervise_overdue
 from civicgrid.cases.selectors import due_soon_cases, overdue_cases
-from civicgrid.cases.workflow import InvalidTransition
 
 
 def tick(now=None) -> dict[str, int]:
-    """Remind about cases due soon and supervise overdue ones, each exactly once.
+    """Remind about cases due soon and supervise overdue ones, each exactly once per deadline.
 
-    Every case is claimed with a conditional UPDATE (``… WHERE overdue_supervised_at IS
-    NULL``): when several nodes run ``tick`` at the same minute, exactly one wins a case.
+    Safe when several nodes tick at the same minute: each case is claimed by the action with
+    a conditional UPDATE, so exactly one node acts on it.
     """
     now = now or timezone.now()
-    reminded = supervised = 0
-    for case in due_soon_cases(now).filter(due_soon_notified_at__isnull=True).iterator():
-        with transaction.atomic():
-            if (
-                due_soon_cases(now)
-                .filter(pk=case.pk, due_soon_notified_at__isnull=True)
-                .update(due_soon_notified_at=now)
-                != 1
-            ):
-                continue
-            Notification.objects.create(
-                unit_code=case.unit_code,
-                channel=Notification.Channel.INBOX,
-                case=case,
-                event="due_soon",
-                subject=_("Case %(code)s is due soon") % {"code": case.code},
-                created=now,
-            )
-            reminded += 1
-    for case in overdue_cases(now).filter(overdue_supervised_at__isnull=True).iterator():
-        try:
-            with transaction.atomic():
-                # Claim only if it is still overdue now (not extended or closed meanwhile).
-                claimed = (
-                    overdue_cases(now)
-                    .filter(pk=case.pk, overdue_supervised_at__isnull=True)
-                    .update(overdue_supervised_at=now)
-                )
-                if claimed != 1:
-                    continue
-                do_supervise_case(
-                    case,
-                    actor=None,
-                    level=Case.Supervised.NORMAL,
-                    automatic=True,
-                    reason=_("Overdue: the resolution deadline has passed."),
-                )
-                supervised += 1
-        except InvalidTransition:
-            continue  # closed between the query and the lock: nothing to supervise
+    reminded = sum(
+        do_remind_due_soon(case, now=now)
+        for case in due_soon_cases(now).filter(due_soon_notified_at__isnull=True).iterator()
+    )
+    supervised = sum(
+        do_supervise_overdue(case, now=now)
+        for case in overdue_cases(now).filter(overdue_supervised_at__isnull=True).iterator()
+    )
     return {"reminded": reminded, "supervised": supervised}
 
 
