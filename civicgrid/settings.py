@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "ninja",
     "civicgrid.core",
     "civicgrid.regions",
     "civicgrid.people",
@@ -138,6 +139,9 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("CIVICGRID_SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+
+# The REST API (/api/v1/): requests per minute for each token, key or session user.
+API_RATE_PER_MINUTE = env_int("CIVICGRID_API_RATE_PER_MINUTE", 600, minimum=1)
 
 DEMO_SEED = env_int("CIVICGRID_DEMO_SEED", 20241126)
 

@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from civicgrid.api.rest import api
+
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
     path("open311/v2/", include("civicgrid.open311.urls")),
     path("", include("civicgrid.web.urls")),
 ]

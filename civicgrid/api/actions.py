@@ -2,9 +2,11 @@
 
 import hashlib
 import secrets
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -14,7 +16,12 @@ from civicgrid.core.errors import ActionRefused
 from civicgrid.core.scoping import scope_for
 from civicgrid.regions.models import Grid, Region
 
-__all__ = ["do_create_api_key", "do_revoke_api_key", "hash_secret"]
+__all__ = [
+    "do_create_api_key",
+    "do_create_personal_token",
+    "do_revoke_api_key",
+    "hash_secret",
+]
 
 SECRET_BYTES = 32
 
@@ -35,6 +42,8 @@ def _after(key: ApiKey) -> dict:
         "user": key.user.get_username() if key.user_id else None,
         "department": key.department.code if key.department_id else None,
         "region_code": key.region_code,
+        "kind": key.kind,
+        "expires_at": key.expires_at,
     }
 
 
@@ -83,9 +92,66 @@ def do_create_api_key(
     return key, secret
 
 
+MAX_PERSONAL_TOKENS = 20
+
+
+def do_create_personal_token(
+    *, name: str, actor, expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """A token for the actor's own scripts: it acts as the actor, with the actor's scope.
+
+    Any active person may make one; the secret is shown now and never again.
+    """
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        raise ActionRefused(_("Log in to make a personal token."))
+    errors = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = [_("Name the token after the script that will use it.")]
+    elif len(name) > 100:
+        errors["name"] = [_("The name is longer than 100 characters.")]
+    now = timezone.now()
+    if expires_at is not None and expires_at <= now:
+        errors["expires_at"] = [_("The expiry time has already passed.")]
+    live = ApiKey.objects.filter(
+        kind=ApiKey.Kind.PERSONAL, user=actor, revoked_at__isnull=True
+    ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    if live.count() >= MAX_PERSONAL_TOKENS:
+        errors["name"] = [
+            _("You already have %(n)d working tokens; revoke one first.")
+            % {"n": MAX_PERSONAL_TOKENS}
+        ]
+    if errors:
+        raise ValidationError(errors)
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    with transaction.atomic():
+        key = ApiKey.objects.create(
+            kind=ApiKey.Kind.PERSONAL,
+            name=name,
+            prefix=secret[:8],
+            key_hash=hash_secret(secret),
+            user=actor,
+            created_by=actor,
+            created=now,
+            expires_at=expires_at,
+        )
+        record_event("api.token.create", actor=actor, target=key, after=_after(key))
+    return key, secret
+
+
 def do_revoke_api_key(key: ApiKey, *, actor) -> ApiKey:
-    """Stop a key from working at once; revoking twice changes nothing."""
-    _check_manager(actor)
+    """Stop a key from working at once; revoking twice changes nothing.
+
+    The county centre revokes any key; a person revokes their own personal tokens.
+    """
+    own = (
+        key.kind == ApiKey.Kind.PERSONAL
+        and actor is not None
+        and actor.is_authenticated
+        and key.user_id == actor.pk
+    )
+    if not own:
+        _check_manager(actor)
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().get(pk=key.pk)
         if key.revoked_at is not None:

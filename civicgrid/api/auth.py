@@ -25,16 +25,17 @@ def authenticate_api_key(raw) -> ApiKey | None:
     if not isinstance(raw, str) or not raw or len(raw) > MAX_SECRET_LENGTH or "\x00" in raw:
         return None
     digest = hash_secret(raw)
+    now = timezone.now()
     key = (
         ApiKey.objects.select_related("user", "department")
         .filter(key_hash=digest, revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .first()
     )
     if key is None or not hmac.compare_digest(key.key_hash, digest):
         return None
     if key.user_id is not None and not key.user.is_active:
         return None
-    now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)

@@ -1,4 +1,5 @@
-"""Keys that outside systems (a 311 app, a city hotline platform) use to write to civicgrid.
+"""Keys that outside systems (a 311 app, a city hotline platform) use to write to civicgrid,
+and personal tokens people make for their own scripts (kind ``personal``, acting as them).
 
 Only the SHA-256 of a key's secret is stored; the secret is shown once, when the key is made.
 A key acts as its service account (``user``) or, without one, as an anonymous integration.
@@ -14,6 +15,13 @@ __all__ = ["ApiKey"]
 
 
 class ApiKey(models.Model):
+    class Kind(models.TextChoices):
+        INTEGRATION = "integration", _("Integration key")
+        PERSONAL = "personal", _("Personal token")
+
+    kind = models.CharField(
+        _("kind"), max_length=12, choices=Kind.choices, default=Kind.INTEGRATION
+    )
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(
         _("prefix"), max_length=8, help_text=_("The first characters of the key, to recognise it.")
@@ -53,6 +61,12 @@ class ApiKey(models.Model):
     created = models.DateTimeField(_("created"))
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    expires_at = models.DateTimeField(
+        _("expires"),
+        null=True,
+        blank=True,
+        help_text=_("A personal token stops working at this time; empty for never."),
+    )
 
     class Meta:
         verbose_name = _("API key")
@@ -64,4 +78,8 @@ class ApiKey(models.Model):
 
     @property
     def active(self) -> bool:
-        return self.revoked_at is None
+        from django.utils import timezone
+
+        return self.revoked_at is None and (
+            self.expires_at is None or self.expires_at > timezone.now()
+        )

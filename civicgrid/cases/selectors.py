@@ -4,7 +4,7 @@ import math
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ __all__ = [
     "overdue_cases",
     "return_counts_by_department",
     "suggested_departments",
+    "tasks_for",
     "timeline",
 ]
 
@@ -169,3 +170,49 @@ def return_counts_by_department(cases: QuerySet[Case] | None = None) -> list[dic
         )
         .order_by("-requested", "department__code")
     )
+
+
+# States in which the owning unit has the next move, and those in which the lead department has.
+OWNER_TODO = frozenset(
+    {workflow.REPORTED, workflow.ACCEPTED, workflow.RETURN_REQUESTED, workflow.FEEDBACK}
+)
+DEPARTMENT_TODO = frozenset({workflow.DISPATCHED, workflow.IN_PROGRESS})
+
+
+def tasks_for(user) -> QuerySet[Case]:
+    """My tasks (待办): the cases waiting for this person's next move.
+
+    * cases owned by a unit the person acts for, in a state where the owner moves next
+      (classify/accept, decide a return, verify feedback), or in progress at that unit itself;
+    * cases whose active lead dispatch is to one of the person's departments, to sign for or
+      to handle;
+    * closed cases the person reported, waiting for their evaluation.
+    """
+    from civicgrid.core.roles import ROLE_LEVEL
+    from civicgrid.core.scoping import departments_of, scope_for
+
+    scope = scope_for(user)
+    if user is None or not user.is_authenticated:
+        return Case.objects.none()
+    active_lead = Assignment.objects.filter(
+        case=OuterRef("pk"), role=Assignment.Role.LEAD, active=True
+    )
+    owner_moves = Q(state__in=OWNER_TODO) | (Q(state=workflow.IN_PROGRESS) & ~Exists(active_lead))
+    condition = Q(state=workflow.CLOSED, reported_by=user)
+    levels = {value for value in Level.values}
+    for grant in scope.grants:
+        if "cases.handle" not in grant.permissions:
+            continue
+        if grant.prefix == "":
+            condition |= owner_moves
+        elif ROLE_LEVEL.get(grant.role) in levels:
+            condition |= owner_moves & Q(unit_code=grant.prefix, level=ROLE_LEVEL[grant.role])
+    if scope.superuser:
+        condition |= owner_moves
+    departments = departments_of(user, "cases.department")
+    if departments:
+        dispatched = Assignment.objects.filter(
+            department_id__in=departments, role=Assignment.Role.LEAD, active=True
+        ).values("case_id")
+        condition |= Q(state__in=DEPARTMENT_TODO, pk__in=dispatched)
+    return Case.objects.filter(condition)
