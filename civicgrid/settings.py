@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "civicgrid.cases",
     "civicgrid.api",
     "civicgrid.open311",
+    "civicgrid.webhooks",
     "civicgrid.demo",
     "civicgrid.web",
 ]

@@ -41,6 +41,7 @@ from civicgrid.core.scoping import acts_for_unit, can, departments_of, scope_for
 from civicgrid.people import pii
 from civicgrid.people.models import Department
 from civicgrid.regions.models import Grid, Region
+from civicgrid.webhooks.actions import enqueue_case_event
 
 __all__ = [
     "RETURN_REASONS",
@@ -260,6 +261,7 @@ def _record(
         before={"state": from_state},
         after={"state": case.state, **(data or {})},
     )
+    enqueue_case_event(case, row)  # outbound webhooks, in this transaction
     return row
 
 
@@ -590,6 +592,7 @@ def _create_reported_case(
             created=now,
             data={"channel": channel},
         )
+        enqueue_case_event(case, row)  # outbound webhooks, in this transaction
         _save_photos(case, photos, Attachment.Kind.PHOTO, row)
         record_event(
             "cases.case.report",

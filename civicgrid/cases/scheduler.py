@@ -1,6 +1,7 @@
-"""The embedded scheduler: in the single-process demo, run ``tick`` and ``send`` every minute.
+"""The embedded scheduler: in the single-process demo, run ``tick``, ``send`` and
+``deliver_webhooks`` every minute.
 
-Production runs the same commands from cron or systemd timers instead; both are safe to run
+Production runs the same commands from cron or systemd timers instead; all are safe to run
 on several nodes at once, so overlapping with this thread is harmless too.
 """
 
@@ -17,6 +18,7 @@ log = logging.getLogger("civicgrid.scheduler")
 def _run_forever(stop: threading.Event, interval: float) -> None:
     from civicgrid.cases.management.commands.send import drain
     from civicgrid.cases.management.commands.tick import tick
+    from civicgrid.webhooks.delivery import deliver_webhooks
 
     while not stop.wait(interval):
         close_old_connections()
@@ -27,6 +29,12 @@ def _run_forever(stop: threading.Event, interval: float) -> None:
                 log.info("tick %s, sent %d, failed %d", result, sent, failed)
         except Exception:  # keep the loop alive; the next minute tries again
             log.exception("background jobs failed")
+        try:  # apart, so a webhook problem cannot hold up reminders and the inbox
+            webhooks = deliver_webhooks()
+            if webhooks.attempted:
+                log.info("webhooks: %s", webhooks)
+        except Exception:
+            log.exception("webhook delivery failed")
         finally:
             close_old_connections()
 
