@@ -183,28 +183,50 @@ def _is_reporter(actor, case: Case) -> bool:
     return bool(actor and actor.pk) and case.reporters.filter(user=actor).exists()
 
 
-def _check_actor(case: Case, who: str, actor) -> str:
-    """Raise ActionRefused unless ``actor`` is who the step needs; return the acting unit."""
+def acting_unit(case: Case, who: str, actor) -> str | None:
+    """The unit ``actor`` acts for in a step that needs ``who`` (see workflow), or None.
+
+    Reads only; the web app asks it to show exactly the actions a person may take now.
+    """
     if who == "owner" or (who == "handler" and _lead(case) is None):
-        if _acts_for_owner(actor, case):
-            return case.unit_code
-        raise ActionRefused(_("Only the unit that owns this case can do this."))
+        return case.unit_code if _acts_for_owner(actor, case) else None
     if who in {"lead", "handler"}:
         lead = _lead(case)
-        if lead and lead.department_id in departments_of(actor, "cases.department"):
+        if lead and (
+            lead.department_id in departments_of(actor, "cases.department")
+            or scope_for(actor).superuser
+        ):
             return lead.department.code
-        if lead and scope_for(actor).superuser:
-            return lead.department.code
-        raise ActionRefused(_("Only the lead department of this case can do this."))
+        return None
     if who == "reporter_or_owner":
         if _is_reporter(actor, case) or _acts_for_owner(actor, case):
             return case.unit_code
-        raise ActionRefused(_("Only the reporter or the owning unit can evaluate this case."))
+        return None
     if who == "county":
         if can(actor, "cases.review", region_code=case.region_code):
             return case.region_code[:6]
-        raise ActionRefused(_("Only the county centre can review this case."))
+        return None
     return ""
+
+
+def _refusal(who: str) -> str:
+    if who in {"lead", "handler"}:
+        return _("Only the lead department of this case can do this.")
+    if who == "reporter_or_owner":
+        return _("Only the reporter or the owning unit can evaluate this case.")
+    if who == "county":
+        return _("Only the county centre can review this case.")
+    return _("Only the unit that owns this case can do this.")
+
+
+def _check_actor(case: Case, who: str, actor) -> str:
+    """Raise ActionRefused unless ``actor`` is who the step needs; return the acting unit."""
+    unit = acting_unit(case, who, actor)
+    if unit is None:
+        if who == "handler" and _lead(case) is None:
+            who = "owner"
+        raise ActionRefused(_refusal(who))
+    return unit
 
 
 # --------------------------------------------------------------------------- the core step

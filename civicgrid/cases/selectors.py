@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from civicgrid.cases import workflow
 from civicgrid.cases.models import Assignment, Case, Category, Level
@@ -22,6 +23,10 @@ __all__ = [
     "due_soon_cases",
     "duplicate_candidates",
     "overdue_cases",
+    "QUEUES",
+    "filter_cases",
+    "possible_actions",
+    "queue",
     "return_counts_by_department",
     "suggested_departments",
     "tasks_for",
@@ -179,6 +184,40 @@ OWNER_TODO = frozenset(
 DEPARTMENT_TODO = frozenset({workflow.DISPATCHED, workflow.IN_PROGRESS})
 
 
+def _owner_condition(user, states) -> Q | None:
+    """Cases owned by a unit ``user`` acts for (their grid, village, township or county)."""
+    from civicgrid.core.roles import ROLE_LEVEL
+    from civicgrid.core.scoping import scope_for
+
+    scope = scope_for(user)
+    if scope.superuser:
+        return Q(state__in=states)
+    condition = None
+    for grant in scope.grants:
+        if "cases.handle" not in grant.permissions:
+            continue
+        if grant.prefix == "":
+            part = Q()
+        elif ROLE_LEVEL.get(grant.role) in Level.values:
+            part = Q(unit_code=grant.prefix, level=ROLE_LEVEL[grant.role])
+        else:
+            continue
+        condition = part if condition is None else condition | part
+    return None if condition is None else condition & Q(state__in=states)
+
+
+def _department_cases(user, *, lead_only: bool) -> QuerySet[Assignment] | None:
+    from civicgrid.core.scoping import departments_of
+
+    departments = departments_of(user, "cases.department")
+    if not departments:
+        return None
+    rows = Assignment.objects.filter(department_id__in=departments, active=True)
+    if lead_only:
+        rows = rows.filter(role=Assignment.Role.LEAD)
+    return rows.values("case_id")
+
+
 def tasks_for(user) -> QuerySet[Case]:
     """My tasks (待办): the cases waiting for this person's next move.
 
@@ -188,31 +227,166 @@ def tasks_for(user) -> QuerySet[Case]:
       to handle;
     * closed cases the person reported, waiting for their evaluation.
     """
-    from civicgrid.core.roles import ROLE_LEVEL
-    from civicgrid.core.scoping import departments_of, scope_for
-
-    scope = scope_for(user)
     if user is None or not user.is_authenticated:
         return Case.objects.none()
     active_lead = Assignment.objects.filter(
         case=OuterRef("pk"), role=Assignment.Role.LEAD, active=True
     )
-    owner_moves = Q(state__in=OWNER_TODO) | (Q(state=workflow.IN_PROGRESS) & ~Exists(active_lead))
     condition = Q(state=workflow.CLOSED, reported_by=user)
-    levels = {value for value in Level.values}
-    for grant in scope.grants:
-        if "cases.handle" not in grant.permissions:
-            continue
-        if grant.prefix == "":
-            condition |= owner_moves
-        elif ROLE_LEVEL.get(grant.role) in levels:
-            condition |= owner_moves & Q(unit_code=grant.prefix, level=ROLE_LEVEL[grant.role])
-    if scope.superuser:
-        condition |= owner_moves
-    departments = departments_of(user, "cases.department")
-    if departments:
-        dispatched = Assignment.objects.filter(
-            department_id__in=departments, role=Assignment.Role.LEAD, active=True
-        ).values("case_id")
+    owner = _owner_condition(user, OWNER_TODO)
+    if owner is not None:
+        condition |= owner
+    handling = _owner_condition(user, {workflow.IN_PROGRESS})
+    if handling is not None:
+        condition |= handling & ~Exists(active_lead)
+    dispatched = _department_cases(user, lead_only=True)
+    if dispatched is not None:
         condition |= Q(state__in=DEPARTMENT_TODO, pk__in=dispatched)
     return Case.objects.filter(condition)
+
+
+# The named lists of the workbenches: (label, who sees it). Every list is within the
+# person's visible cases.
+QUEUES = {
+    "tasks": _("My tasks"),
+    "intake": _("Intake queue"),
+    "dispatch": _("To dispatch"),
+    "returns": _("Returns to decide"),
+    "verify": _("Feedback to verify"),
+    "handling": _("Being handled"),
+    "overdue": _("Overdue"),
+    "due_soon": _("Due soon"),
+    "escalated": _("Escalated"),
+    "supervised": _("Supervised"),
+    "hard": _("Hard cases"),
+    "department": _("My department's cases"),
+    "mine": _("My reports"),
+    "all": _("All cases"),
+}
+_OWNER_QUEUES = {
+    "intake": {workflow.REPORTED},
+    "dispatch": {workflow.ACCEPTED},
+    "returns": {workflow.RETURN_REQUESTED},
+    "verify": {workflow.FEEDBACK},
+}
+
+
+def queue(user, name: str) -> QuerySet[Case]:
+    """One of the workbench lists (``QUEUES``) for ``user``; unknown names are empty."""
+    if user is None or not user.is_authenticated or name not in QUEUES:
+        return Case.objects.none()
+    if name == "tasks":
+        return tasks_for(user)
+    if name == "mine":
+        return Case.objects.filter(reported_by=user)
+    visible = Case.objects.filter(pk__in=cases_visible_to(user).values("pk"))
+    open_states = workflow.OPEN_STATES
+    if name in _OWNER_QUEUES:
+        owner = _owner_condition(user, _OWNER_QUEUES[name])
+        return Case.objects.filter(owner) if owner is not None else Case.objects.none()
+    if name == "department":
+        rows = _department_cases(user, lead_only=False)
+        if rows is None:
+            return Case.objects.none()
+        return Case.objects.filter(pk__in=rows, state__in=open_states)
+    if name == "handling":
+        return visible.filter(state__in=DEPARTMENT_TODO)
+    if name == "overdue":
+        return visible.filter(pk__in=overdue_cases().values("pk"))
+    if name == "due_soon":
+        return visible.filter(pk__in=due_soon_cases().values("pk"))
+    if name == "escalated":
+        return visible.filter(escalation_count__gt=0, state__in=open_states)
+    if name == "supervised":
+        return visible.filter(supervised__gt=0, state__in=open_states)
+    if name == "hard":
+        return visible.filter(hard_case=True, state__in=open_states)
+    return visible
+
+
+def filter_cases(
+    cases: QuerySet[Case],
+    *,
+    state=(),
+    category: str | None = None,
+    region: str | None = None,
+    channel: str | None = None,
+    overdue: bool | None = None,
+    supervised: bool | None = None,
+    urgent: bool | None = None,
+    created_after=None,
+    created_before=None,
+    q: str | None = None,
+    ordering: str = "-created",
+) -> QuerySet[Case]:
+    """The filters every case list offers (web pages, exports and the API alike)."""
+    if state:
+        cases = cases.filter(state__in=list(state))
+    if category:
+        cases = cases.filter(Q(category__code=category) | Q(category__parent__code=category))
+    if region:
+        cases = cases.filter(region_code__startswith=region)
+    if channel:
+        cases = cases.filter(channel=channel)
+    if overdue is not None:
+        late = overdue_cases().values("pk")
+        cases = cases.filter(pk__in=late) if overdue else cases.exclude(pk__in=late)
+    if supervised is not None:
+        cases = cases.filter(supervised__gt=0) if supervised else cases.filter(supervised=0)
+    if urgent is not None:
+        cases = cases.filter(urgent=urgent)
+    if created_after:
+        cases = cases.filter(created__gte=created_after)
+    if created_before:
+        cases = cases.filter(created__lt=created_before)
+    if q and q.strip():
+        cases = cases.filter(Q(code=q.strip()) | Q(description__contains=q.strip()))
+    tie = "-id" if ordering.startswith("-") else "id"
+    return cases.select_related("category", "grid").order_by(ordering, tie)
+
+
+def possible_actions(user, case: Case) -> list[str]:
+    """Exactly the actions ``user`` may take on ``case`` now (the table, then who may act).
+
+    The actions still check everything again (and more: photos, levels, counts); this is
+    what a page offers, so a person sees no button that can only be refused.
+    """
+    from civicgrid.cases.actions import acting_unit
+    from civicgrid.core.scoping import can
+
+    if user is None or not user.is_authenticated:
+        return []
+    found = []
+    for action in workflow.allowed_actions(case.state):
+        if action in workflow.SIDE_ACTIONS:
+            allowed = _may_take_side_action(user, case, action, can, acting_unit)
+        else:
+            step = workflow.next_step(case.state, action)
+            allowed = acting_unit(case, step.actor, user) is not None
+            if action == "decide_extension":
+                allowed = allowed and case.extensions.filter(state="pending").exists()
+            if action == "request_extension":
+                allowed = allowed and not case.extensions.filter(state="pending").exists()
+        if allowed:
+            found.append(action)
+    return found
+
+
+def _may_take_side_action(user, case, action, can, acting_unit) -> bool:
+    region = case.region_code
+    if action == "supervise":
+        return can(user, "cases.supervise", region_code=region)
+    if action in {"instruct", "hard_case"}:
+        return can(user, "cases.instruct", region_code=region) and not (
+            action == "hard_case" and case.hard_case
+        )
+    if action == "answer_supervision":
+        return (
+            case.supervisions.filter(answered_at__isnull=True).exists()
+            and acting_unit(case, "handler", user) is not None
+        )
+    if action == "joint_meeting":
+        return case.hard_case and (
+            user.pk == case.hard_case_leader_id or can(user, "cases.instruct", region_code=region)
+        )
+    return False  # joint operations are planned from the command room, not on one case

@@ -17,3 +17,70 @@ class GridFilterForm(forms.Form):
             (Grid.Kind.DEDICATED, _("Dedicated grid")),
         ],
     )
+
+
+class CaseFilterForm(forms.Form):
+    """Filters of every case list and its exports; bad values are ignored with a message."""
+
+    q = forms.CharField(label=_("Code or words"), max_length=50, required=False)
+    state = forms.ChoiceField(label=_("state"), required=False)
+    category = forms.CharField(label=_("category"), max_length=8, required=False)
+    region = forms.CharField(label=_("region code"), max_length=18, required=False)
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+    ordering = forms.ChoiceField(
+        label=_("Order"),
+        required=False,
+        choices=[
+            ("-created", _("Newest first")),
+            ("created", _("Oldest first")),
+            ("resolve_deadline", _("Deadline soonest")),
+            ("-updated", _("Recently changed")),
+        ],
+    )
+
+    def __init__(self, *args, **kwargs):
+        from civicgrid.cases.workflow import STATE_LABELS
+
+        super().__init__(*args, **kwargs)
+        self.fields["state"].choices = [("", _("All states")), *STATE_LABELS.items()]
+
+
+class ReportForm(forms.Form):
+    """A problem reported from the workbench (grid workers on a phone, operators on a call)."""
+
+    description = forms.CharField(
+        label=_("What is the problem?"), max_length=4000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    category = forms.ModelChoiceField(None, label=_("category"), required=False)
+    photo = forms.FileField(
+        label=_("Photo"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
+    )
+    grid = forms.ModelChoiceField(None, label=_("grid"), required=False)
+    lat = forms.FloatField(widget=forms.HiddenInput, required=False, min_value=-90, max_value=90)
+    lng = forms.FloatField(widget=forms.HiddenInput, required=False, min_value=-180, max_value=180)
+    address = forms.CharField(label=_("address"), max_length=200, required=False)
+    urgent = forms.BooleanField(label=_("urgent"), required=False)
+    channel = forms.ChoiceField(label=_("channel"))
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, grids, channels, **kwargs):
+        from civicgrid.cases.models import Category
+
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = Category.objects.filter(
+            parent__isnull=False, active=True
+        ).select_related("parent")
+        self.fields["category"].label_from_instance = lambda c: f"{c.parent.name} › {c.name}"
+        self.fields["grid"].queryset = grids
+        self.fields["channel"].choices = channels
+        if len(channels) == 1:
+            self.fields["channel"].widget = forms.HiddenInput()
+            self.fields["channel"].initial = channels[0][0]
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("lat") is None) != (data.get("lng") is None):
+            raise forms.ValidationError(_("The location is incomplete."))
+        return data

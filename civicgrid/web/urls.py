@@ -4,7 +4,12 @@ from django.urls import path
 from civicgrid.web import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views.workbench, name="home"),
+    path("profile/", views.home, name="profile"),
+    path("work/<slug:key>/", views.workbench, name="workbench"),
+    path("report/", views.report, name="report"),
+    path("cases/", views.case_list, name="case_list"),
+    path("cases/export.<slug:fmt>", views.case_export, name="case_export"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -13,6 +18,7 @@ urlpatterns = [
     path("people/<int:person_id>/", views.person_detail, name="person_detail"),
     path("people/<int:person_id>/reveal/", views.person_reveal, name="person_reveal"),
     path("cases/<str:code>/", views.case_detail, name="case_detail"),
+    path("cases/<str:code>/act/<slug:action>/", views.case_act, name="case_act"),
     path("cases/<str:code>/attachments/<int:pk>/", views.case_attachment, name="case_attachment"),
     path(
         "cases/<str:code>/supervision/<int:pk>/print/",

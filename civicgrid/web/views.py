@@ -2,7 +2,9 @@
 
 import csv
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Q
@@ -13,20 +15,34 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from civicgrid.cases.selectors import access_case, deadline_status, timeline
-from civicgrid.cases.workflow import ACTION_LABELS, STATE_LABELS
+from civicgrid.cases.models import Case, Level
+from civicgrid.cases.selectors import (
+    QUEUES,
+    access_case,
+    deadline_status,
+    filter_cases,
+    possible_actions,
+    queue,
+    timeline,
+)
+from civicgrid.cases.workflow import ACTION_LABELS, STATE_LABELS, InvalidTransition
 from civicgrid.core.errors import ActionRefused
 from civicgrid.core.roles import Role
 from civicgrid.core.scoping import can, scope_for
 from civicgrid.people.actions import do_reveal_person_pii
+from civicgrid.people.pii import mask_numbers_in_text
 from civicgrid.people.selectors import access_person, people_visible_to
 from civicgrid.regions.selectors import grids_visible_to, regions_visible_to
-from civicgrid.web.forms import GridFilterForm
+from civicgrid.web.case_actions import ACTION_FORMS, form_for, perform
+from civicgrid.web.exports import EXPORT_FORMATS, export_response
+from civicgrid.web.forms import CaseFilterForm, GridFilterForm, ReportForm
+from civicgrid.web.workbench import benches_for, current_bench
 
 
 @require_GET
@@ -150,8 +166,27 @@ def case_detail(request, code):
         "supervisions": case.supervisions.order_by("issued_at"),
         "instructions": case.instructions.order_by("created"),
         "action_labels": ACTION_LABELS,
+        "action_forms": _action_forms(request.user, case),
     }
     return render(request, "web/case_detail.html", context)
+
+
+def _action_forms(user, case):
+    """A form for each action the person may take now (one evaluation form for its outcomes)."""
+    forms, seen = [], set()
+    for action in possible_actions(user, case):
+        form_class = ACTION_FORMS.get(action)
+        if form_class is None or form_class in seen:
+            continue
+        seen.add(form_class)
+        forms.append(
+            {
+                "action": action,
+                "label": ACTION_LABELS.get(action, action),
+                "form": form_for(action, case, user),
+            }
+        )
+    return forms
 
 
 @login_required
@@ -178,3 +213,243 @@ def case_attachment(request, code, pk):
     except (FileNotFoundError, ValueError):
         raise Http404 from None
     return FileResponse(handle, content_type=attachment.content_type)
+
+
+# --------------------------------------------------------------------------- workbenches
+
+
+@login_required
+def workbench(request, key=None):
+    """The person's workbench: the counts of their lists and their tasks."""
+    benches = benches_for(request.user)
+    if key is not None:
+        bench = next((b for b in benches if b.key == key), None)
+        if bench is None:
+            raise Http404
+        request.session["bench"] = bench.key
+    else:
+        bench = current_bench(request)
+    if bench is None:
+        return home(request)
+    counts = [
+        {"key": name, "label": QUEUES[name], "count": queue(request.user, name).count()}
+        for name in bench.queues
+    ]
+    first = bench.queues[0]
+    tasks = filter_cases(queue(request.user, first))[:20]
+    context = {
+        "bench": bench,
+        "benches": benches,
+        "counts": counts,
+        "first": first,
+        "first_label": QUEUES[first],
+        "cases": _case_rows(tasks),
+    }
+    return render(request, "web/workbench.html", context)
+
+
+def _case_rows(cases):
+    rows = list(cases)
+    for case in rows:
+        case.state_label = STATE_LABELS.get(case.state, case.state)
+        case.deadline_flag = deadline_status(case)
+    return rows
+
+
+def _list_cases(request):
+    form = CaseFilterForm(request.GET)
+    name = request.GET.get("queue") or "all"
+    if name not in QUEUES:
+        name = "all"
+    cases = queue(request.user, name)
+    if form.is_valid():
+        data = form.cleaned_data
+        cases = filter_cases(
+            cases,
+            state=[data["state"]] if data["state"] else (),
+            category=data["category"] or None,
+            region=data["region"] or None,
+            overdue=True if data["overdue"] else None,
+            q=data["q"] or None,
+            ordering=data["ordering"] or "-created",
+        )
+    else:
+        cases = filter_cases(cases)
+    return name, form, cases
+
+
+@login_required
+def case_list(request):
+    name, form, cases = _list_cases(request)
+    page = Paginator(cases, 50).get_page(request.GET.get("page"))
+    page.object_list = _case_rows(page.object_list)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "form": form,
+        "queue": name,
+        "queue_label": QUEUES[name],
+        "queues": QUEUES,
+        "query": query.urlencode(),
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "web/_case_table.html", context)
+    return render(request, "web/case_list.html", context)
+
+
+@login_required
+def case_export(request, fmt):
+    if fmt not in EXPORT_FORMATS:
+        raise Http404
+    name, _form, cases = _list_cases(request)
+    header = [
+        _("case code"),
+        _("state"),
+        _("category"),
+        _("description"),
+        _("region code"),
+        _("grid"),
+        _("owning level"),
+        _("owning unit"),
+        _("channel"),
+        _("reported"),
+        _("resolution deadline"),
+        _("closed"),
+        _("supervision"),
+        _("escalation count"),
+    ]
+    levels, channels = dict(Level.choices), dict(Case.Channel.choices)
+    supervision = dict(Case.Supervised.choices)
+
+    def rows():
+        for case in cases.iterator(chunk_size=1000):
+            yield [
+                case.code,
+                STATE_LABELS.get(case.state, case.state),
+                str(case.category) if case.category_id else "",
+                mask_numbers_in_text(case.description),
+                case.region_code,
+                case.grid.code if case.grid_id else "",
+                levels.get(case.level, case.level),
+                case.unit_code,
+                channels.get(case.channel, case.channel),
+                case.created,
+                case.resolve_deadline,
+                case.closed_at,
+                supervision.get(case.supervised, case.supervised),
+                case.escalation_count,
+            ]
+
+    return export_response(f"cases-{name}", [str(h) for h in header], rows(), fmt)
+
+
+@login_required
+@require_POST
+def case_act(request, code, action):
+    """Take one action on a case from its page; refusals come back as messages."""
+    case = access_case(request.user, code)
+    if action not in ACTION_FORMS or action not in possible_actions(request.user, case):
+        messages.error(request, _("This action is not possible for you on this case now."))
+        return redirect("case_detail", code=case.code)
+    form = form_for(action, case, request.user, request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            perform(form)
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        except (ActionRefused, InvalidTransition) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                _("Done: %(action)s.") % {"action": ACTION_LABELS.get(action, action)},
+            )
+            return redirect("case_detail", code=case.code)
+    else:
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            for error in errors:
+                messages.error(request, f"{label}: {error}" if label else error)
+    return redirect(f"{reverse('case_detail', args=[case.code])}#act-{action}")
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _report_channels(user) -> list[tuple[str, str]]:
+    """The channels a person reports on: grid workers as grid workers, operators on a call."""
+    from civicgrid.core.roles import ROLE_LEVEL
+
+    labels = dict(Case.Channel.choices)
+    levels = {ROLE_LEVEL.get(g.role) for g in scope_for(user).grants}
+    roles = set(scope_for(user).roles)
+    found = []
+    if levels & {"grid", "micro_grid"}:
+        found.append(Case.Channel.GRID_WORKER)
+    if "co_governance" in roles or "mediator" in roles:
+        found.append(Case.Channel.CO_GOVERNANCE)
+    if levels & {"village", "town", "county", "global"}:
+        found += [Case.Channel.HOTLINE_12345, Case.Channel.HOTLINE_12348]
+    if levels & {"department", "department_grid"}:
+        found.append(Case.Channel.DEPARTMENT)
+    return [(c, labels[c]) for c in dict.fromkeys(found)] or [
+        (Case.Channel.DEPARTMENT, labels[Case.Channel.DEPARTMENT])
+    ]
+
+
+def _my_grids(user):
+    from civicgrid.regions.models import Grid
+
+    codes = [g.prefix for g in scope_for(user).grants if len(g.prefix) >= 15]
+    grids = Grid.objects.filter(code__in=codes) if codes else Grid.objects.none()
+    return grids_visible_to(user).exclude(kind="micro") if not codes else grids
+
+
+@login_required
+def report(request):
+    """Report a problem. The page carries an idempotency key: a retried submission (a flaky
+    connection, a double tap) returns the first case instead of making a second."""
+    import uuid
+
+    from civicgrid.cases.actions import do_report_case
+
+    if not scope_for(request.user).has("cases.report"):
+        raise Http404
+    grids = _my_grids(request.user)
+    channels = _report_channels(request.user)
+    if request.method == "POST":
+        form = ReportForm(request.POST, request.FILES, grids=grids, channels=channels)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                case = do_report_case(
+                    actor=request.user,
+                    channel=data["channel"],
+                    description=data["description"],
+                    category=data["category"],
+                    lat=data["lat"],
+                    lng=data["lng"],
+                    grid=data["grid"] if data["lat"] is None else None,
+                    address=data["address"],
+                    photos=[data["photo"]] if data.get("photo") else [],
+                    idempotency_key=data["idempotency_key"],
+                    urgent=data["urgent"],
+                )
+            except ValidationError as exc:
+                for field, errors in getattr(
+                    exc, "message_dict", {"__all__": exc.messages}
+                ).items():
+                    form.add_error(field if field in form.fields else None, errors)
+            except ActionRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Reported as case %(code)s.") % {"code": case.code})
+                return redirect("case_detail", code=case.code)
+    else:
+        initial = {"idempotency_key": uuid.uuid4().hex}
+        if grids.count() == 1:
+            initial["grid"] = grids.first().pk
+        form = ReportForm(initial=initial, grids=grids, channels=channels)
+    return render(request, "web/report.html", {"form": form})

@@ -2,7 +2,6 @@
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -95,29 +94,20 @@ class CaseFilters(s.PageQuery):
 
 
 def _filtered(cases, f: CaseFilters):
-    if f.state:
-        cases = cases.filter(state__in=f.state)
-    if f.category:
-        cases = cases.filter(Q(category__code=f.category) | Q(category__parent__code=f.category))
-    if f.region:
-        cases = cases.filter(region_code__startswith=f.region)
-    if f.channel:
-        cases = cases.filter(channel=f.channel)
-    if f.overdue is not None:
-        overdue = case_selectors.overdue_cases().values("pk")
-        cases = cases.filter(pk__in=overdue) if f.overdue else cases.exclude(pk__in=overdue)
-    if f.supervised is not None:
-        cases = cases.filter(supervised__gt=0) if f.supervised else cases.filter(supervised=0)
-    if f.urgent is not None:
-        cases = cases.filter(urgent=f.urgent)
-    if f.created_after:
-        cases = cases.filter(created__gte=f.created_after)
-    if f.created_before:
-        cases = cases.filter(created__lt=f.created_before)
-    if f.q:
-        cases = cases.filter(Q(code=f.q.strip()) | Q(description__contains=f.q.strip()))
-    tie = "-id" if f.ordering.startswith("-") else "id"
-    return cases.select_related("category", "grid").order_by(f.ordering, tie)
+    return case_selectors.filter_cases(
+        cases,
+        state=f.state,
+        category=f.category,
+        region=f.region,
+        channel=f.channel,
+        overdue=f.overdue,
+        supervised=f.supervised,
+        urgent=f.urgent,
+        created_after=f.created_after,
+        created_before=f.created_before,
+        q=f.q,
+        ordering=f.ordering,
+    )
 
 
 @router.get("/cases", response={200: s.CasePage, **ERRORS}, url_name="case_list")

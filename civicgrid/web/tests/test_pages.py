@@ -27,7 +27,8 @@ def test_it_logs_in_with_a_demo_account_and_shows_the_roles(client, db):
 
     response = client.post("/login/", {"username": "lizhou", "password": DEMO_PASSWORD})
     assert response.status_code == 302 and response["Location"] == reverse("home")
-    body = client.get("/").content.decode()
+    assert "指挥室" in client.get("/").content.decode()  # lands on the command-room workbench
+    body = client.get(reverse("profile")).content.decode()
     assert "330281001" in body
     assert "镇街指挥室操作员" in body or "Township command-room operator" in body
 

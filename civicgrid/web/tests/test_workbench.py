@@ -1,0 +1,194 @@
+"""Workbenches, case lists with exports, the report page and the action forms on a case."""
+
+import io
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from civicgrid.cases import actions as A
+from civicgrid.cases.models import Case
+from civicgrid.cases.selectors import possible_actions
+from civicgrid.cases.tests.conftest import jpeg
+
+
+@pytest.fixture
+def login(db):
+    """A browser of one's own for each person, reading the pages in English."""
+
+    def _login(user):
+        client = Client()
+        client.force_login(user)
+        client.cookies["django_language"] = "en"
+        return client
+
+    return _login
+
+
+def _report(world, **extra):
+    lat, lng = world.point()
+    values = dict(
+        actor=None,
+        channel="resident",
+        description="小区门口有一辆僵尸车，电话13905741234",
+        lat=lat,
+        lng=lng,
+    )
+    values.update(extra)
+    return A.do_report_case(**values)
+
+
+def test_each_person_lands_on_the_workbench_of_their_role(login, personas):
+    for user, title in [
+        ("lizhou", "Township command room"),
+        ("grid1", "Grid worker"),
+        ("police", "Department inbox"),
+        ("county", "County centre"),
+        ("auditor", "Audit"),
+    ]:
+        client = login(getattr(personas, user))
+        body = client.get("/").content.decode()
+        assert f"<h1>{title}</h1>" in body, user
+
+
+def test_the_command_room_sees_its_intake_queue_and_opens_a_case(login, personas, world):
+    case = _report(world)
+    client = login(personas.lizhou)
+    body = client.get("/").content.decode()
+    assert case.code in body  # in "My tasks"
+    listed = client.get(reverse("case_list"), {"queue": "intake"}).content.decode()
+    assert case.code in listed and "13905741234" not in listed
+    other = login(personas.fengshan).get(reverse("case_list"), {"queue": "intake"})
+    assert case.code not in other.content.decode()
+
+
+def test_the_case_page_offers_exactly_the_possible_actions(login, personas, world):
+    case = _report(world)
+    lizhou = login(personas.lizhou)
+    body = lizhou.get(reverse("case_detail", args=[case.code])).content.decode()
+    assert 'id="act-accept"' in body and 'id="act-reject"' in body
+    assert 'id="act-sign"' not in body
+    assert set(possible_actions(personas.lizhou, case)) >= {"accept", "reject", "classify"}
+    assert possible_actions(personas.grid2, case) == []
+
+
+def test_the_loop_through_the_case_page_forms(login, personas, world):
+    case = _report(world)
+    lizhou = login(personas.lizhou)
+    url = reverse("case_act", args=[case.code, "accept"])
+    response = lizhou.post(
+        url, {"accept-category": world.category.pk, "accept-expected_version": case.version}
+    )
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.state == "accepted"
+    # A stale form (the version moved) is refused with a message, nothing changes.
+    stale = lizhou.post(
+        reverse("case_act", args=[case.code, "suspend"]),
+        {"suspend-reason": "等待法院判决", "suspend-expected_version": 1},
+    )
+    assert "Someone else changed case" in lizhou.get(stale["Location"]).content.decode()
+    case.refresh_from_db()
+    assert case.state == "accepted"
+    lizhou.post(
+        reverse("case_act", args=[case.code, "dispatch"]),
+        {"dispatch-lead": world.town_police.pk, "dispatch-expected_version": case.version},
+    )
+    case.refresh_from_db()
+    assert case.state == "dispatched"
+    police = login(world.town_police_user())
+    page = police.get(reverse("case_detail", args=[case.code])).content.decode()
+    assert 'id="act-sign"' in page and 'id="act-request_return"' in page
+    police.post(reverse("case_act", args=[case.code, "sign"]), {})
+    police.post(
+        reverse("case_act", args=[case.code, "feedback"]),
+        {"feedback-text": "已拖走", "feedback-photo": _upload()},
+    )
+    case.refresh_from_db()
+    assert case.state == "feedback" and case.attachments.count() == 1
+    done = lizhou.post(reverse("case_act", args=[case.code, "verify_pass"]), {}, follow=True)
+    assert "Done: Verify" in done.content.decode(), done.content.decode()[:3000]
+    lizhou.post(
+        reverse("case_act", args=[case.code, "evaluate"]), {"evaluate-satisfaction": "satisfied"}
+    )
+    case.refresh_from_db()
+    assert case.state == "archived"
+
+
+def test_an_action_the_person_may_not_take_is_refused(login, personas, world):
+    case = _report(world)
+    response = login(personas.county).post(
+        reverse("case_act", args=[case.code, "accept"]), {}, follow=True
+    )
+    assert "This action is not possible for you" in response.content.decode()
+    case.refresh_from_db()
+    assert case.state == "reported"
+
+
+def _upload(name="photo.jpg"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, jpeg(), content_type="image/jpeg")
+
+
+def test_a_grid_worker_reports_and_a_retry_returns_the_same_case(login, personas, world):
+    client = login(personas.grid1)
+    page = client.get(reverse("report")).content.decode()
+    assert 'name="idempotency_key"' in page and 'capture="environment"' in page
+    lat, lng = world.point()
+    data = {
+        "description": "路灯不亮",
+        "category": world.category.pk,
+        "lat": lat,
+        "lng": lng,
+        "channel": "grid_worker",
+        "idempotency_key": "page-key-1",
+        "photo": _upload(),
+    }
+    first = client.post(reverse("report"), data)
+    assert first.status_code == 302
+    data["photo"] = _upload()
+    second = client.post(reverse("report"), data)
+    assert second["Location"] == first["Location"]
+    case = Case.objects.get(code=first["Location"].split("/")[-2])
+    assert case.grid == world.grid and case.level == "grid" and case.attachments.count() == 1
+    assert Case.objects.filter(description="路灯不亮").count() == 1
+
+
+def test_a_bad_report_shows_the_errors(login, personas):
+    client = login(personas.grid1)
+    response = client.post(
+        reverse("report"),
+        {"description": "", "channel": "grid_worker", "idempotency_key": "k", "lat": "91"},
+    )
+    assert response.status_code == 200
+    assert "error" in response.content.decode()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_case_lists_export_with_the_current_filters(login, personas, world, fmt):
+    mine = _report(world)
+    _report(world, description="另一件事")
+    client = login(personas.lizhou)
+    response = client.get(reverse("case_export", args=[fmt]), {"queue": "intake", "q": mine.code})
+    assert response.status_code == 200
+    content = b"".join(response.streaming_content)
+    if fmt == "csv":
+        text = content.decode("utf-8-sig")
+        lines = text.strip().splitlines()
+        assert len(lines) == 2 and mine.code in lines[1]
+        assert "13905741234" not in text and "139****1234" in text
+    else:
+        book = load_workbook(io.BytesIO(content))
+        rows = list(book.active.iter_rows(values_only=True))
+        assert rows[0][0] == "case code" and len(rows) == 2 and rows[1][0] == mine.code
+        assert "139****1234" in rows[1][3]
+
+
+def test_exported_cells_cannot_carry_formulas(login, personas, world):
+    _report(world, description="=HYPERLINK(\"http://evil\")")
+    response = login(personas.lizhou).get(reverse("case_export", args=["xlsx"]))
+    book = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    cells = [row[3] for row in book.active.iter_rows(min_row=2, values_only=True)]
+    assert any(c.startswith("'=HYPERLINK") for c in cells)
