@@ -11,3 +11,15 @@ register = template.Library()
 def masked(text):
     """ID card and phone numbers in free text, masked (lists and exports never show them)."""
     return mask_numbers_in_text(str(text or ""))
+
+
+@register.filter
+def actor_label(step):
+    """Who took a step: the user name, or what stands for nobody logged in."""
+    from django.utils.translation import gettext as _
+
+    if step.actor_id:
+        return step.actor_name
+    if step.actor_name == "anonymous":
+        return _("a resident (no account)")
+    return _("the system")
