@@ -293,3 +293,25 @@ class RoleAssignment(models.Model):
 
     def __str__(self):
         return f"{self.person} · {self.get_role_display()}"
+
+
+class PhoneChallenge(models.Model):
+    """A one-time code sent by SMS to prove a resident holds a phone number (no account).
+
+    Neither the number nor the code is stored: the number as its keyed hash (``pii``), the
+    code as an HMAC. A code lives ten minutes and allows five tries.
+    """
+
+    phone_hash = models.CharField(max_length=64, db_index=True)
+    code_hash = models.CharField(max_length=64)
+    created = models.DateTimeField(db_index=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("phone verification")
+        verbose_name_plural = _("phone verifications")
+
+    def __str__(self):
+        return f"{self.phone_hash[:8]}… {self.created:%Y-%m-%d %H:%M}"

@@ -84,3 +84,30 @@ class ReportForm(forms.Form):
         if (data.get("lat") is None) != (data.get("lng") is None):
             raise forms.ValidationError(_("The location is incomplete."))
         return data
+
+
+class ResidentReportForm(forms.Form):
+    """A resident's report without an account: a mobile number proven by an SMS code."""
+
+    phone = forms.CharField(label=_("Mobile number"), max_length=20)
+    code = forms.CharField(label=_("Code from the SMS"), max_length=6, required=False)
+    name = forms.CharField(label=_("Your name (optional)"), max_length=50, required=False)
+    description = forms.CharField(
+        label=_("What is the problem?"),
+        max_length=4000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    photo = forms.FileField(
+        label=_("Photo"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
+    )
+    address = forms.CharField(label=_("Where is it?"), max_length=200, required=False)
+    lat = forms.FloatField(widget=forms.HiddenInput, required=False, min_value=-90, max_value=90)
+    lng = forms.FloatField(widget=forms.HiddenInput, required=False, min_value=-180, max_value=180)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+
+class TrackForm(forms.Form):
+    code = forms.CharField(label=_("Case code"), max_length=24)

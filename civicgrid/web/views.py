@@ -41,7 +41,13 @@ from civicgrid.people.selectors import access_person, people_visible_to
 from civicgrid.regions.selectors import grids_visible_to, regions_visible_to
 from civicgrid.web.case_actions import ACTION_FORMS, form_for, perform
 from civicgrid.web.exports import EXPORT_FORMATS, export_response
-from civicgrid.web.forms import CaseFilterForm, GridFilterForm, ReportForm
+from civicgrid.web.forms import (
+    CaseFilterForm,
+    GridFilterForm,
+    ReportForm,
+    ResidentReportForm,
+    TrackForm,
+)
 from civicgrid.web.workbench import benches_for, current_bench
 
 
@@ -453,3 +459,125 @@ def report(request):
             initial["grid"] = grids.first().pk
         form = ReportForm(initial=initial, grids=grids, channels=channels)
     return render(request, "web/report.html", {"form": form})
+
+
+# --------------------------------------------------------------------------- residents
+
+RESIDENT_VERIFIED_FOR = 30 * 60  # seconds a proven number stays proven in the session
+
+
+def _client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _too_many(request, what: str, limit: int) -> bool:
+    """A per-address hourly limit for anonymous writes (codes sent, reports made)."""
+    import time
+
+    from django.core.cache import cache
+
+    key = f"civicgrid-web:{what}:{_client_ip(request)}:{int(time.time() // 3600)}"
+    cache.add(key, 0, timeout=3700)
+    try:
+        return cache.incr(key) > limit
+    except ValueError:
+        return False
+
+
+def resident_report(request):
+    """上报 for residents: no account; the mobile number is proven by an SMS code once per
+    half hour. The report keeps the number (encrypted) so the outcome can be sent back."""
+    import time
+    import uuid
+
+    from civicgrid.cases.actions import do_report_case
+    from civicgrid.people.actions import do_send_phone_code, do_verify_phone_code
+
+    verified = request.session.get("resident_phone")
+    if verified and time.time() - verified.get("at", 0) > RESIDENT_VERIFIED_FOR:
+        verified = None
+    if request.method != "POST":
+        form = ResidentReportForm(initial={"idempotency_key": uuid.uuid4().hex})
+        return render(request, "web/resident_report.html", {"form": form, "verified": verified})
+    form = ResidentReportForm(request.POST, request.FILES)
+    step = request.POST.get("step", "report")
+    if not form.is_valid():
+        return render(request, "web/resident_report.html", {"form": form, "verified": verified})
+    data = form.cleaned_data
+    if step == "send_code":
+        if _too_many(request, "codes", 20):
+            form.add_error(None, _("Too many requests from this network; try again later."))
+        else:
+            try:
+                do_send_phone_code(data["phone"])
+            except ValidationError as exc:
+                for message in exc.messages:
+                    form.add_error("phone", message)
+            else:
+                messages.success(request, _("A code was sent to your phone."))
+        return render(
+            request, "web/resident_report.html", {"form": form, "verified": verified, "sent": True}
+        )
+    try:
+        if verified and verified.get("phone") == data["phone"].strip():
+            phone = verified["phone"]
+        else:
+            phone = do_verify_phone_code(data["phone"], data["code"])
+            request.session["resident_phone"] = {"phone": phone, "at": time.time()}
+        if _too_many(request, "reports", 30):
+            raise ActionRefused(_("Too many requests from this network; try again later."))
+        case = do_report_case(
+            actor=None,
+            channel=Case.Channel.RESIDENT,
+            description=data["description"],
+            lat=data["lat"],
+            lng=data["lng"],
+            address=data["address"],
+            photos=[data["photo"]] if data.get("photo") else [],
+            idempotency_key=f"resident:{phone}:{data['idempotency_key']}",
+            reporter_name=data["name"],
+            reporter_phone=phone,
+        )
+    except ValidationError as exc:
+        by_field = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+        for field, errors in by_field.items():
+            form.add_error(field if field in form.fields else None, errors)
+        return render(request, "web/resident_report.html", {"form": form, "verified": verified})
+    except ActionRefused as exc:
+        form.add_error(None, str(exc))
+        return render(request, "web/resident_report.html", {"form": form, "verified": verified})
+    return redirect("track_case", code=case.code)
+
+
+def track(request):
+    """Look a case up by its code (printed on the receipt and in the SMS)."""
+    form = TrackForm(request.GET or None)
+    if form.is_valid():
+        return redirect("track_case", code=form.cleaned_data["code"].strip())
+    return render(request, "web/track.html", {"form": form})
+
+
+def track_case(request, code):
+    """What anyone may know of a case: the published fields and steps, as Open311 shows."""
+    from civicgrid.open311 import selectors as published
+
+    case = published.public_cases().filter(code=code).first()
+    if case is None:
+        raise Http404
+    notes = published.notes_by_case([case])[case.pk]
+    steps = [
+        {
+            "created": row.created,
+            "label": ACTION_LABELS.get(row.action, row.action),
+            "text": published.public_text(row.action, row.text),
+        }
+        for row in notes
+    ]
+    context = {
+        "case": case,
+        "state_label": STATE_LABELS.get(case.state, case.state),
+        "agency": published.agencies([case])[case.pk],
+        "description": mask_numbers_in_text(case.description),
+        "steps": steps,
+    }
+    return render(request, "web/track_case.html", context)
