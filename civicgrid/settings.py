@@ -129,6 +129,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
+# htmx, ECharts and Leaflet: pinned npm tarballs unpacked here by `civicgrid fetch_assets`
+# (civicgrid/web/assets.py) and served at /static/vendor/.
+VENDOR_STATIC_DIR = Path(env_str("CIVICGRID_VENDOR_DIR", str(VAR_DIR / "vendor"))).resolve()
+VENDOR_STATIC_DIR.mkdir(parents=True, exist_ok=True)  # staticfiles warns when it is missing
+STATICFILES_DIRS = [("vendor", VENDOR_STATIC_DIR)]
+# A directory or URL holding the same tarballs, for machines that cannot reach npm.
+VENDOR_ASSET_MIRROR = env_str("CIVICGRID_ASSET_MIRROR", "")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -5,7 +5,10 @@ from civicgrid.demo.loader import DEMO_LOGINS, DEMO_PASSWORD
 
 
 class Command(BaseCommand):
-    help = "Migrate, load the demo county if needed, print the demo logins and serve it."
+    help = (
+        "Fetch the browser assets if missing, migrate, load the demo county if needed, "
+        "print the demo logins and serve it."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--addrport", default="127.0.0.1:8000")
@@ -18,6 +21,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, addrport, no_serve, cases_scale, **options):
+        # htmx, ECharts, Leaflet: pinned npm tarballs, fetched once (a no-op when present)
+        call_command("fetch_assets", stdout=self.stderr)
         call_command("migrate", interactive=False, verbosity=0)
         self.stderr.write("database migrated")
         call_command("load_demo")
