@@ -151,6 +151,11 @@ X_FRAME_OPTIONS = "DENY"
 # The REST API (/api/v1/): requests per minute for each token, key or session user.
 API_RATE_PER_MINUTE = env_int("CIVICGRID_API_RATE_PER_MINUTE", 600, minimum=1)
 
+# Map tiles for Leaflet (e.g. a Tianditu or an internal tile server URL with {z}/{x}/{y});
+# without one the maps show grid polygons and points on a plain background.
+MAP_TILE_URL = env_str("CIVICGRID_MAP_TILE_URL", "")
+MAP_TILE_ATTRIBUTION = env_str("CIVICGRID_MAP_TILE_ATTRIBUTION", "")
+
 DEMO_SEED = env_int("CIVICGRID_DEMO_SEED", 20241126)
 
 LOGGING = {

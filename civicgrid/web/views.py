@@ -2,6 +2,7 @@
 
 import csv
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -173,6 +174,8 @@ def case_detail(request, code):
         "instructions": case.instructions.order_by("created"),
         "action_labels": ACTION_LABELS,
         "action_forms": _action_forms(request.user, case),
+        "map_tiles": settings.MAP_TILE_URL,
+        "map_attribution": settings.MAP_TILE_ATTRIBUTION,
     }
     return render(request, "web/case_detail.html", context)
 
@@ -250,6 +253,11 @@ def workbench(request, key=None):
         "first": first,
         "first_label": QUEUES[first],
         "cases": _case_rows(tasks),
+        "grid_codes": [g.prefix for g in scope_for(request.user).grants if len(g.prefix) == 15]
+        if bench.key == "grid"
+        else [],
+        "map_tiles": settings.MAP_TILE_URL,
+        "map_attribution": settings.MAP_TILE_ATTRIBUTION,
     }
     return render(request, "web/workbench.html", context)
 
@@ -581,3 +589,87 @@ def track_case(request, code):
         "steps": steps,
     }
     return render(request, "web/track_case.html", context)
+
+
+# --------------------------------------------------------------------------- cockpit and maps
+
+
+def _home_region(user) -> str:
+    """Where a person's cockpit starts: the one place all their grants share, else the county."""
+    prefixes = [g.prefix for g in scope_for(user).grants if g.prefix]
+    if scope_for(user).superuser or not prefixes:
+        return ""
+    shortest = min(prefixes, key=len)
+    return shortest if all(p.startswith(shortest) for p in prefixes) else ""
+
+
+def _region_param(request) -> str:
+    code = request.GET.get("region", "")
+    if code and (not code.isdigit() or len(code) not in {6, 9, 12} or len(code) > 12):
+        raise Http404
+    return code or _home_region(request.user)
+
+
+@login_required
+def cockpit_view(request):
+    """驾驶舱: counts, today's intake, top categories, open cases by the level below, a map."""
+    from civicgrid.cases.selectors import cockpit
+
+    region_code = _region_param(request)
+    data = cockpit(request.user, region_code)
+    trail = []
+    if region_code:
+        from civicgrid.regions.models import Region
+
+        names = dict(
+            Region.objects.filter(code__in=[region_code[:n] for n in (6, 9, 12)]).values_list(
+                "code", "name"
+            )
+        )
+        trail = [
+            {"code": region_code[:n], "name": names.get(region_code[:n], region_code[:n])}
+            for n in (6, 9, 12)
+            if n <= len(region_code)
+        ]
+    states = [
+        {"state": s, "label": STATE_LABELS.get(s, s), "count": n}
+        for s, n in sorted(data["by_state"].items(), key=lambda kv: -kv[1])
+    ]
+    context = {
+        **data,
+        "states": states,
+        "region_code": region_code,
+        "trail": trail,
+        "child_is_grid": len(region_code) == 12,
+        "chart": {
+            "categories": [row["category__name"] for row in data["top_categories"]],
+            "counts": [row["n"] for row in data["top_categories"]],
+        },
+        "map_tiles": settings.MAP_TILE_URL,
+        "map_attribution": settings.MAP_TILE_ATTRIBUTION,
+    }
+    return render(request, "web/cockpit.html", context)
+
+
+@login_required
+def cockpit_map(request):
+    """The grids of a place as GeoJSON, each with its open-case count (the cockpit's map)."""
+    from civicgrid.cases.selectors import open_cases_by_grid
+
+    region_code = _region_param(request)
+    counts = open_cases_by_grid(request.user, region_code)
+    grids = grids_visible_to(request.user).exclude(kind="micro")
+    if region_code:
+        grids = grids.filter(code__startswith=region_code)
+    features = [
+        {
+            "type": "Feature",
+            "id": code,
+            "geometry": geometry,
+            "properties": {"code": code, "name": name, "open": counts.get(code, 0)},
+        }
+        for code, name, geometry in grids.filter(geometry__isnull=False)
+        .order_by("code")
+        .values_list("code", "name", "geometry")
+    ]
+    return JsonResponse({"type": "FeatureCollection", "features": features})

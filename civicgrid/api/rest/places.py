@@ -95,7 +95,7 @@ def grids(request, filters: Query[GridFilters]):
     return page
 
 
-@router.get("/grids/{code}", response={200: s.GridFeature, **ERRORS})
+@router.get("/grids/{code}", response={200: s.GridFeature, **ERRORS}, url_name="grid_detail")
 def grid(request, code: str):
     return s.grid_feature(access_grid(_user(request), code))
 

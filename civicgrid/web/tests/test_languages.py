@@ -78,11 +78,16 @@ def test_pages_in_chinese_have_no_english_words(personas, world, cases):
     data |= {"lz-police"}
     police = world.town_police_user()
     pages = {
-        "lizhou": ["/", "/profile/", reverse("report"), reverse("grid_list")]
+        "lizhou": ["/", "/profile/", reverse("report"), reverse("grid_list"), reverse("cockpit")]
         + [f"{reverse('case_list')}?queue={q}" for q in QUEUES]
         + [reverse("case_detail", args=[c.code]) for c in cases],
         "grid1": ["/", reverse("report")],
-        "county": ["/", reverse("case_detail", args=[cases[1].code])],
+        "county": [
+            "/",
+            reverse("case_detail", args=[cases[1].code]),
+            reverse("cockpit"),
+            reverse("cockpit") + "?region=" + world.grid.village.code,
+        ],
         "auditor": ["/"],
     }
     found = {}
