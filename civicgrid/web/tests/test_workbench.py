@@ -187,7 +187,7 @@ def test_case_lists_export_with_the_current_filters(login, personas, world, fmt)
 
 
 def test_exported_cells_cannot_carry_formulas(login, personas, world):
-    _report(world, description="=HYPERLINK(\"http://evil\")")
+    _report(world, description='=HYPERLINK("http://evil")')
     response = login(personas.lizhou).get(reverse("case_export", args=["xlsx"]))
     book = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     cells = [row[3] for row in book.active.iter_rows(min_row=2, values_only=True)]
