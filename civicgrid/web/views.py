@@ -19,6 +19,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -45,6 +46,7 @@ from civicgrid.web.exports import EXPORT_FORMATS, export_response
 from civicgrid.web.forms import (
     CaseFilterForm,
     GridFilterForm,
+    PeriodForm,
     ReportForm,
     ResidentReportForm,
     TrackForm,
@@ -673,3 +675,82 @@ def cockpit_map(request):
         .values_list("code", "name", "geometry")
     ]
     return JsonResponse({"type": "FeatureCollection", "features": features})
+
+
+LEAGUE_COLUMNS = {
+    "towns": [
+        ("name", gettext_lazy("Township")),
+        ("cases", gettext_lazy("Cases")),
+        ("closed", gettext_lazy("Closed")),
+        ("closed_rate", gettext_lazy("Closure rate %")),
+        ("on_time_rate", gettext_lazy("On-time closure rate %")),
+        ("overdue_open", gettext_lazy("Open and overdue")),
+        ("rework_rate", gettext_lazy("Rework rate %")),
+        ("satisfaction_rate", gettext_lazy("Satisfaction rate %")),
+    ],
+    "departments": [
+        ("name", gettext_lazy("Department")),
+        ("dispatched", gettext_lazy("Dispatched")),
+        ("sign_rate", gettext_lazy("Signed on time %")),
+        ("returns", gettext_lazy("Return requests")),
+        ("returned", gettext_lazy("Returns approved")),
+        ("on_time_rate", gettext_lazy("On-time closure rate %")),
+        ("overdue_open", gettext_lazy("Open and overdue")),
+    ],
+}
+
+
+def _league(request):
+    from datetime import datetime, time, timedelta
+
+    from django.utils import timezone
+
+    from civicgrid.cases.selectors import league_tables
+
+    form = PeriodForm(request.GET or None)
+    today = timezone.localdate()
+    start, end = today - timedelta(days=30), today
+    if form.is_valid():
+        start = form.cleaned_data["start"] or start
+        end = form.cleaned_data["end"] or end
+    zone = timezone.get_current_timezone()
+    since = datetime.combine(start, time.min, tzinfo=zone)
+    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
+    return form, start, end, league_tables(request.user, since, until)
+
+
+@login_required
+def league(request):
+    """Township and department league tables (按期办结率, 签收及时率, 满意率 …)."""
+    form, start, end, tables = _league(request)
+    query = request.GET.urlencode()
+    context = {
+        "form": form,
+        "start": start,
+        "end": end,
+        "query": query,
+        "tables": [
+            {
+                "key": key,
+                "title": title,
+                "columns": [label for _field, label in LEAGUE_COLUMNS[key]],
+                "rows": [
+                    [row[field] for field, _label in LEAGUE_COLUMNS[key]] for row in tables[key]
+                ],
+            }
+            for key, title in [("towns", _("Townships")), ("departments", _("Departments"))]
+        ],
+    }
+    return render(request, "web/league.html", context)
+
+
+@login_required
+def league_export(request, table, fmt):
+    if table not in LEAGUE_COLUMNS or fmt not in EXPORT_FORMATS:
+        raise Http404
+    _form, start, end, tables = _league(request)
+    columns = LEAGUE_COLUMNS[table]
+    rows = ([row[field] for field, _label in columns] for row in tables[table])
+    return export_response(
+        f"league-{table}-{start}-{end}", [str(label) for _f, label in columns], rows, fmt
+    )

@@ -87,6 +87,7 @@ def test_pages_in_chinese_have_no_english_words(personas, world, cases):
             reverse("case_detail", args=[cases[1].code]),
             reverse("cockpit"),
             reverse("cockpit") + "?region=" + world.grid.village.code,
+            reverse("league"),
         ],
         "auditor": ["/"],
     }
