@@ -27,6 +27,7 @@ __all__ = [
     "overdue_cases",
     "QUEUES",
     "filter_cases",
+    "joint_operations_visible_to",
     "league_tables",
     "possible_actions",
     "queue",
@@ -570,3 +571,18 @@ def league_tables(user, since: datetime, until: datetime) -> dict[str, list[dict
     ]
     departments.sort(key=lambda r: (-(r["on_time_rate"] or -1), r["code"]))
     return {"towns": towns, "departments": departments}
+
+
+def joint_operations_visible_to(user) -> QuerySet:
+    """联合执法 operations in the user's townships (or with their departments)."""
+    from civicgrid.cases.models import JointOperation
+    from civicgrid.core.scoping import restrict
+
+    return restrict(
+        JointOperation.objects.all(),
+        user,
+        "cases.view",
+        region_field="town_code",
+        department_field="departments",
+        include_ancestors=False,
+    ).prefetch_related("departments", "cases")

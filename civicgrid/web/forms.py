@@ -126,3 +126,39 @@ class PeriodForm(forms.Form):
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             raise forms.ValidationError(_("The period ends before it starts."))
         return data
+
+
+class JointOperationForm(forms.Form):
+    """联合执法: plan an operation of several departments on some of the township's cases."""
+
+    title = forms.CharField(label=_("title"), max_length=100)
+    planned_for = forms.DateTimeField(
+        label=_("date"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    place = forms.CharField(label=_("Place"), max_length=200)
+    departments = forms.ModelMultipleChoiceField(None, label=_("Departments"))
+    cases = forms.CharField(
+        label=_("Case codes (one per line)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+    )
+
+    def __init__(self, *args, town_code: str, **kwargs):
+        from civicgrid.people.models import Department
+
+        super().__init__(*args, **kwargs)
+        self.fields["departments"].queryset = Department.objects.filter(
+            active=True, region__code__in=[town_code, town_code[:6]]
+        ).order_by("region__code", "code")
+
+    def clean_cases(self):
+        return [c.strip() for c in self.cleaned_data["cases"].split() if c.strip()]
+
+
+class JointResultForm(forms.Form):
+    results = forms.CharField(
+        label=_("What the operation achieved"),
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )

@@ -46,6 +46,8 @@ from civicgrid.web.exports import EXPORT_FORMATS, export_response
 from civicgrid.web.forms import (
     CaseFilterForm,
     GridFilterForm,
+    JointOperationForm,
+    JointResultForm,
     PeriodForm,
     ReportForm,
     ResidentReportForm,
@@ -754,3 +756,80 @@ def league_export(request, table, fmt):
     return export_response(
         f"league-{table}-{start}-{end}", [str(label) for _f, label in columns], rows, fmt
     )
+
+
+# --------------------------------------------------------------------------- joint operations
+
+
+def _my_towns(user) -> list[str]:
+    from civicgrid.core.roles import ROLE_LEVEL
+
+    return sorted(
+        {
+            g.prefix
+            for g in scope_for(user).grants
+            if ROLE_LEVEL.get(g.role) == "town" and "cases.handle" in g.permissions
+        }
+    )
+
+
+@login_required
+def operations(request):
+    """联合执法: the township command room plans operations and records their results."""
+    from civicgrid.cases.actions import do_plan_joint_operation
+    from civicgrid.cases.selectors import joint_operations_visible_to
+
+    towns = _my_towns(request.user)
+    form = None
+    if towns:
+        form = JointOperationForm(request.POST or None, town_code=towns[0])
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                linked = [access_case(request.user, code) for code in data["cases"]]
+                do_plan_joint_operation(
+                    actor=request.user,
+                    town_code=towns[0],
+                    title=data["title"],
+                    planned_for=data["planned_for"],
+                    place=data["place"],
+                    departments=list(data["departments"]),
+                    cases=linked,
+                )
+            except Http404:
+                form.add_error("cases", _("A case code was not found in your area."))
+            except ValidationError as exc:
+                by_field = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+                for field, errors in by_field.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            except ActionRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("The joint operation is planned."))
+                return redirect("operations")
+    rows = joint_operations_visible_to(request.user).order_by("-planned_for", "-id")[:100]
+    context = {"form": form, "operations": rows, "result_form": JointResultForm()}
+    return render(request, "web/operations.html", context)
+
+
+@login_required
+@require_POST
+def operation_result(request, pk):
+    from civicgrid.cases.actions import do_record_joint_operation_result
+    from civicgrid.cases.selectors import joint_operations_visible_to
+
+    operation = get_object_or_404(joint_operations_visible_to(request.user), pk=pk)
+    form = JointResultForm(request.POST)
+    if form.is_valid():
+        try:
+            do_record_joint_operation_result(
+                operation, actor=request.user, results=form.cleaned_data["results"]
+            )
+        except (ValidationError, ActionRefused) as exc:
+            for message in getattr(exc, "messages", [str(exc)]):
+                messages.error(request, message)
+        else:
+            messages.success(request, _("The results are recorded."))
+    else:
+        messages.error(request, _("Record what the operation achieved."))
+    return redirect("operations")

@@ -78,7 +78,14 @@ def test_pages_in_chinese_have_no_english_words(personas, world, cases):
     data |= {"lz-police"}
     police = world.town_police_user()
     pages = {
-        "lizhou": ["/", "/profile/", reverse("report"), reverse("grid_list"), reverse("cockpit")]
+        "lizhou": [
+            "/",
+            "/profile/",
+            reverse("report"),
+            reverse("grid_list"),
+            reverse("cockpit"),
+            reverse("operations"),
+        ]
         + [f"{reverse('case_list')}?queue={q}" for q in QUEUES]
         + [reverse("case_detail", args=[c.code]) for c in cases],
         "grid1": ["/", reverse("report")],
