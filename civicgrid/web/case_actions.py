@@ -374,7 +374,8 @@ class SuperviseForm(_Base):
 
 
 class AnswerSupervisionForm(_Base):
-    supervision = forms.ModelChoiceField(None, label=_("Supervision"))
+    # The oldest unanswered sheet is chosen already: usually there is just one.
+    supervision = forms.ModelChoiceField(None, label=_("Supervision"), empty_label=None)
     answer = forms.CharField(label=_("Answer"), max_length=4000, widget=TEXT)
 
     def __init__(self, *args, **kwargs):

@@ -19,6 +19,7 @@ urlpatterns = [
     path("track/<str:code>/", views.track_case, name="track_case"),
     path("cases/", views.case_list, name="case_list"),
     path("cases/export.<slug:fmt>", views.case_export, name="case_export"),
+    path("cases/bulk/", views.case_bulk, name="case_bulk"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -310,6 +310,8 @@ def case_list(request):
         "queue_label": QUEUES[name],
         "queues": QUEUES,
         "query": query.urlencode(),
+        "bulk": {"intake": "accept", "dispatch": "dispatch_suggested"}.get(name),
+        "next": request.get_full_path(),
     }
     if request.headers.get("HX-Request"):
         return render(request, "web/_case_table.html", context)
@@ -833,3 +835,49 @@ def operation_result(request, pk):
     else:
         messages.error(request, _("Record what the operation achieved."))
     return redirect("operations")
+
+
+BULK_LIMIT = 100
+
+
+@login_required
+@require_POST
+def case_bulk(request):
+    """Bulk actions on a queue's selected cases: dispatch to the suggested departments (the
+    dispatch board's one click), or accept as classified. Each case goes through its action
+    on its own; refusals are reported per case and do not stop the others."""
+    from civicgrid.cases.actions import do_accept_case, do_dispatch_case
+    from civicgrid.cases.selectors import suggested_departments
+
+    operation = request.POST.get("operation")
+    codes = request.POST.getlist("case")[:BULK_LIMIT]
+    back = request.POST.get("next") or reverse("case_list")
+    if not back.startswith("/") or back.startswith("//"):
+        back = reverse("case_list")
+    if operation not in {"dispatch_suggested", "accept"} or not codes:
+        messages.error(request, _("Choose cases and an action."))
+        return redirect(back)
+    done, refused = [], []
+    for code in codes:
+        try:
+            case = access_case(request.user, code)
+            if operation == "accept":
+                do_accept_case(case, actor=request.user)
+            else:
+                suggested = suggested_departments(case)
+                if not suggested:
+                    raise ValidationError(_("No department is suggested for this category."))
+                do_dispatch_case(
+                    case, actor=request.user, lead=suggested[0], assisting=suggested[1:]
+                )
+            done.append(code)
+        except Http404:
+            refused.append(f"{code}: {_('Not found.')}")
+        except (ValidationError, ActionRefused, InvalidTransition) as exc:
+            text = "; ".join(getattr(exc, "messages", [])) or str(exc)
+            refused.append(f"{code}: {text}")
+    if done:
+        messages.success(request, _("Done for %(n)d cases.") % {"n": len(done)})
+    for line in refused:
+        messages.error(request, line)
+    return redirect(back)

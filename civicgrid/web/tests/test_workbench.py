@@ -192,3 +192,34 @@ def test_exported_cells_cannot_carry_formulas(login, personas, world):
     book = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     cells = [row[3] for row in book.active.iter_rows(min_row=2, values_only=True)]
     assert any(c.startswith("'=HYPERLINK") for c in cells)
+
+
+def test_bulk_accept_and_dispatch_to_the_suggested_departments(login, personas, world):
+    first = _report(world, description="井盖缺失")
+    second = _report(world, description="路灯不亮")
+    A.do_classify_case(first, actor=personas.lizhou, category=world.category)
+    client = login(personas.lizhou)
+    page = client.get(reverse("case_list"), {"queue": "intake"}).content.decode()
+    assert 'id="bulk-form"' in page and f'value="{first.code}"' in page
+    response = client.post(
+        reverse("case_bulk"),
+        {"operation": "accept", "case": [first.code, second.code], "next": "/cases/?queue=intake"},
+        follow=True,
+    )
+    body = response.content.decode()
+    # The unclassified one is refused with its reason; the other is accepted.
+    assert "Done for 1 cases" in body and second.code in body
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, second.state) == ("accepted", "reported")
+    client.post(
+        reverse("case_bulk"),
+        {"operation": "dispatch_suggested", "case": [first.code], "next": "//evil.example/"},
+    )
+    first.refresh_from_db()
+    assert first.state == "dispatched"
+    assert first.assignments.get(role="lead").department == world.town_police
+    outsider = login(personas.fengshan)
+    outsider.post(reverse("case_bulk"), {"operation": "accept", "case": [second.code]})
+    second.refresh_from_db()
+    assert second.state == "reported"
