@@ -11,7 +11,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -168,11 +167,20 @@ def _unit_name(level: str, code: str) -> str:
 
 
 def _lead(case: Case) -> Assignment | None:
-    return (
+    # An action asks for the lead more than once between locking the case and recording the
+    # step (to check the actor, then to use it); the locked instance keeps the answer until
+    # _record. No action changes the assignments and then asks again before _record.
+    memo = case.__dict__.get("_lead_memo")
+    if memo:
+        return memo[0]
+    lead = (
         case.assignments.filter(role=Assignment.Role.LEAD, active=True)
         .select_related("department")
         .first()
     )
+    if memo is not None:
+        memo.append(lead)
+    return lead
 
 
 def _acts_for_owner(actor, case: Case) -> bool:
@@ -199,7 +207,7 @@ def acting_unit(case: Case, who: str, actor) -> str | None:
             return lead.department.code
         return None
     if who == "reporter_or_owner":
-        if _is_reporter(actor, case) or _acts_for_owner(actor, case):
+        if _acts_for_owner(actor, case) or _is_reporter(actor, case):  # no query first
             return case.unit_code
         return None
     if who == "county":
@@ -234,6 +242,7 @@ def _check_actor(case: Case, who: str, actor) -> str:
 
 def _lock(case: Case, expected_version: int | None) -> Case:
     locked = Case.objects.select_for_update(of=("self",)).select_related("category").get(pk=case.pk)
+    locked._lead_memo = []  # see _lead
     if expected_version is not None and locked.version != expected_version:
         raise CaseConflict(
             _(
@@ -257,6 +266,7 @@ def _record(
     fields: tuple[str, ...] = (),
 ) -> CaseAction:
     now = timezone.now()
+    case.__dict__.pop("_lead_memo", None)  # the step is done: later reads ask again
     # The row is locked (or, on SQLite, the write transaction is exclusive) since _lock read
     # the version, so counting here cannot lose an update.
     case.version += 1
@@ -412,8 +422,10 @@ def _save_photos(case: Case, photos, kind: str, action: CaseAction | None = None
 def _next_code(county_code: str, now: datetime) -> str:
     prefix = f"{county_code}-{timezone.localtime(now):%Y%m%d}"
     counter, _created = CaseCodeCounter.objects.select_for_update().get_or_create(prefix=prefix)
-    CaseCodeCounter.objects.filter(pk=counter.pk).update(last=F("last") + 1)
-    counter.refresh_from_db()
+    # The row is locked (on SQLite the write transaction is exclusive): counting in Python
+    # cannot lose an update.
+    counter.last += 1
+    counter.save(update_fields=["last"])
     return f"{prefix}-{counter.last:05d}"
 
 
@@ -504,7 +516,7 @@ def do_report_case(
                 grid_code, _micro = locate_grid(lat, lng)
                 if grid_code is None and grid is None and region is None:
                     errors["location"] = [_("This place is not inside any grid of the county.")]
-                elif grid_code is not None:
+                elif grid_code is not None and (grid is None or grid.code != grid_code):
                     grid = Grid.objects.get(code=grid_code)
     if grid is None and region is None and address.strip() and "location" not in errors:
         # Only an address (a hotline caller): the county centre places and routes it.

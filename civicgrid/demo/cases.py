@@ -66,8 +66,9 @@ from django.utils import timezone
 from civicgrid.cases import actions as A
 from civicgrid.cases import workflow
 from civicgrid.cases.models import Assignment, Case, CaseAction, Category, Level
+from civicgrid.cases.photos import clean_photo
 from civicgrid.cases.selectors import suggested_departments
-from civicgrid.core.audit import record_event
+from civicgrid.core.audit import AuditBatch, audit_batch, record_event
 from civicgrid.core.calendar import default_calendar
 from civicgrid.core.models import AuditEvent
 from civicgrid.core.roles import Role
@@ -604,9 +605,11 @@ class _Arrivals:
 
 
 class _Simulation:
-    def __init__(self, *, rng, tz, clock: SimulatedClock, stop: datetime, cast, arrivals):
+    def __init__(
+        self, *, rng, tz, clock: SimulatedClock, stop: datetime, cast, arrivals, chain: AuditBatch
+    ):
         self.rng, self.tz, self.clock, self.stop = rng, tz, clock, stop
-        self.cast, self.arrivals = cast, arrivals
+        self.cast, self.arrivals, self.chain = cast, arrivals, chain
         self.calendar = default_calendar()
         self.heap: list[tuple[datetime, int, Generator]] = []
         self.seq = itertools.count()
@@ -615,10 +618,11 @@ class _Simulation:
         self.errors: list[str] = []
         self.error_count = 0
         self.reported = 0
-        self.photo_report = _jpeg((120, 130, 140), 0)
-        self.photo_before = _jpeg((150, 90, 60), 1)
-        self.photo_after = _jpeg((80, 160, 90), 2)
-        self.photo_evidence = _jpeg((90, 110, 170), 3)
+        # Checked and re-encoded once here (the actions take a CleanPhoto as it is).
+        self.photo_report = clean_photo(_jpeg((120, 130, 140), 0))
+        self.photo_before = clean_photo(_jpeg((150, 90, 60), 1))
+        self.photo_after = clean_photo(_jpeg((80, 160, 90), 2))
+        self.photo_evidence = clean_photo(_jpeg((90, 110, 170), 3))
         # "basically_satisfied" (19 characters) does not fit Case.satisfaction (max_length 12):
         # PostgreSQL refuses it. Until the field grows, those evaluations say "satisfied".
         self.satisfaction_max_length = Case._meta.get_field("satisfaction").max_length or 999
@@ -651,6 +655,7 @@ class _Simulation:
             except StopIteration:
                 continue
             except (ValidationError, PermissionDenied, workflow.InvalidTransition) as exc:
+                self.chain.resync()  # the failed action's savepoint took its events with it
                 self.error_count += 1
                 if len(self.errors) < 20:
                     self.errors.append(f"{moment:%Y-%m-%d %H:%M} {type(exc).__name__}: {exc}")
@@ -733,11 +738,14 @@ class _Simulation:
         )
         lat, lng = self.arrivals.point(rng, grid)
         if channel == Case.Channel.GRID_WORKER:
-            values.update(category=plan.category, lat=lat, lng=lng)
+            # The grid as well as the point: the action keeps it when the point is in it.
+            values.update(category=plan.category, lat=lat, lng=lng, grid=grid)
             if rng.random() < 0.35:
                 values["photos"] = [self.photo_report]
         elif channel == Case.Channel.CO_GOVERNANCE:
-            values.update(lat=lat, lng=lng, category=plan.category if rng.random() < 0.6 else None)
+            values.update(
+                lat=lat, lng=lng, grid=grid, category=plan.category if rng.random() < 0.6 else None
+            )
         elif channel == Case.Channel.RESIDENT:
             name, phone = self.arrivals.person(rng)
             gcj_lng, gcj_lat = geo.wgs84_to_gcj02(lng, lat)
@@ -745,6 +753,7 @@ class _Simulation:
                 lat=round(gcj_lat, 6),
                 lng=round(gcj_lng, 6),
                 datum="gcj02",
+                grid=grid,
                 reporter_name=name,
                 reporter_phone=phone,
                 category=plan.category if rng.random() < 0.4 else None,
@@ -1042,9 +1051,11 @@ def generate_demo_cases(
     stop = datetime(end.year, end.month, end.day, tzinfo=tz)
     first_id = (Case.objects.order_by("-pk").values_list("pk", flat=True).first()) or 0
     with transaction.atomic():
-        with simulated_clock(datetime(start.year, start.month, start.day, tzinfo=tz)) as clock:
+        begin = datetime(start.year, start.month, start.day, tzinfo=tz)
+        # One transaction; the audit chain's head is read and written once for all of it.
+        with simulated_clock(begin) as clock, audit_batch() as chain:
             simulation = _Simulation(
-                rng=rng, tz=tz, clock=clock, stop=stop, cast=cast, arrivals=arrivals
+                rng=rng, tz=tz, clock=clock, stop=stop, cast=cast, arrivals=arrivals, chain=chain
             )
             simulation.run(plans, progress)
         cases = Case.objects.filter(pk__gt=first_id)

@@ -4,11 +4,13 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from civicgrid.cases import actions as A
 from civicgrid.cases import workflow
 from civicgrid.cases.models import Case, CaseAction
 from civicgrid.core.audit import verify_chain
@@ -134,6 +136,27 @@ def test_it_gives_the_same_cases_for_the_same_seed(db):
     assert first["summary"][0] > 5 and first["summary"][1] == 0
     assert first == again
     assert first["created"] != other["created"]
+
+
+def test_an_action_that_fails_after_writing_leaves_the_audit_chain_intact(db, monkeypatch):
+    # The run keeps the chain head in memory (audit_batch); an action whose savepoint is
+    # rolled back after it wrote its event must not leave a gap or a broken link.
+    real_sign, failed = A.do_sign_case, []
+
+    def sign_then_fail_once(case, **kwargs):
+        with transaction.atomic():
+            signed = real_sign(case, **kwargs)
+            if not failed:
+                failed.append(signed.code)
+                raise ValidationError("refused after the event was written")
+        return signed
+
+    monkeypatch.setattr(A, "do_sign_case", sign_then_fail_once)
+    summary = generate_demo_cases(seed=3, days=12, scale=0.5, end=END, cluster_scale=0)
+    assert failed and summary.error_count == 1
+    assert list(verify_chain()) == []
+    signed = CaseAction.objects.filter(case__code=failed[0], action="sign")
+    assert not signed.exists()
 
 
 def test_it_restores_the_clock_after_an_error(db):
