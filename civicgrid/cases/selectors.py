@@ -371,6 +371,13 @@ def possible_actions(user, case: Case) -> list[str]:
                 allowed = allowed and case.extensions.filter(state="pending").exists()
             if action == "request_extension":
                 allowed = allowed and not case.extensions.filter(state="pending").exists()
+            if action == "request_return":  # a forced dispatch must be handled
+                allowed = (
+                    allowed
+                    and not case.assignments.filter(
+                        role=Assignment.Role.LEAD, active=True, forced=True
+                    ).exists()
+                )
         if allowed:
             found.append(action)
     return found

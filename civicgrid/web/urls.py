@@ -29,6 +29,7 @@ urlpatterns = [
     path("people/<int:person_id>/reveal/", views.person_reveal, name="person_reveal"),
     path("cases/<str:code>/", views.case_detail, name="case_detail"),
     path("cases/<str:code>/act/<slug:action>/", views.case_act, name="case_act"),
+    path("cases/<str:code>/grid.json", views.case_grid, name="case_grid"),
     path("cases/<str:code>/attachments/<int:pk>/", views.case_attachment, name="case_attachment"),
     path(
         "cases/<str:code>/supervision/<int:pk>/print/",

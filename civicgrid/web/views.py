@@ -881,3 +881,20 @@ def case_bulk(request):
     for line in refused:
         messages.error(request, line)
     return redirect(back)
+
+
+@login_required
+def case_grid(request, code):
+    """The case's grid as GeoJSON, for whoever may see the case (its map)."""
+    case = access_case(request.user, code)
+    if case.grid is None or not case.grid.geometry:
+        raise Http404
+    grid = case.grid
+    return JsonResponse(
+        {
+            "type": "Feature",
+            "id": grid.code,
+            "geometry": grid.geometry,
+            "properties": {"code": grid.code, "name": grid.name},
+        }
+    )

@@ -223,3 +223,21 @@ def test_bulk_accept_and_dispatch_to_the_suggested_departments(login, personas, 
     outsider.post(reverse("case_bulk"), {"operation": "accept", "case": [second.code]})
     second.refresh_from_db()
     assert second.state == "reported"
+
+
+def test_a_forced_dispatch_offers_no_return_and_the_map_shows_the_cases_grid(
+    login, personas, world
+):
+    case = _report(world)
+    lizhou = personas.lizhou
+    case = A.do_accept_case(case, actor=lizhou, category=world.category)
+    case = A.do_dispatch_case(case, actor=lizhou, lead=world.town_police)
+    police = world.town_police_user()
+    assert "request_return" in possible_actions(police, case)
+    case = A.do_request_return(case, actor=police, reason="not_our_duty")
+    case = A.do_decide_return(case, actor=lizhou, approve=False, text="请办理")
+    assert "request_return" not in possible_actions(police, case)
+    assert "sign" in possible_actions(police, case)
+    data = login(police).get(reverse("case_grid", args=[case.code])).json()
+    assert data["id"] == world.grid.code and data["geometry"]["type"] in {"Polygon", "MultiPolygon"}
+    assert login(personas.fengshan).get(reverse("case_grid", args=[case.code])).status_code == 404
