@@ -33,6 +33,7 @@ __all__ = [
     "queue",
     "return_counts_by_department",
     "suggested_departments",
+    "time_left",
     "tasks_for",
     "timeline",
 ]
@@ -96,6 +97,19 @@ def deadline_status(case: Case, now: datetime | None = None) -> str:
     if default_calendar().add_working_hours(now, DUE_SOON_HOURS) >= case.resolve_deadline:
         return "due_soon"
     return "on_time"
+
+
+def time_left(case: Case, now: datetime | None = None) -> float | None:
+    """Working hours until the resolution deadline (negative: overdue by), or None."""
+    if case.resolve_deadline is None or case.state not in workflow.OPEN_STATES:
+        return None
+    if case.state == workflow.SUSPENDED:
+        return None
+    now = now or timezone.now()
+    calendar = default_calendar()
+    if now <= case.resolve_deadline:
+        return calendar.working_hours_between(now, case.resolve_deadline)
+    return -calendar.working_hours_between(case.resolve_deadline, now)
 
 
 def duplicate_candidates(case: Case) -> list[Case]:

@@ -24,7 +24,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("grids/", views.grid_list, name="grid_list"),
-    path("grids/export.csv", views.grid_export, name="grid_export"),
+    path("grids/export.<slug:fmt>", views.grid_export, name="grid_export"),
     path("people/<int:person_id>/", views.person_detail, name="person_detail"),
     path("people/<int:person_id>/reveal/", views.person_reveal, name="person_reveal"),
     path("cases/<str:code>/", views.case_detail, name="case_detail"),

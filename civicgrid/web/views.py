@@ -1,6 +1,5 @@
 """Thin views: parse input, call a selector or action, render."""
 
-import csv
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,7 +13,6 @@ from django.http import (
     Http404,
     HttpResponse,
     JsonResponse,
-    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -109,33 +107,23 @@ def grid_list(request):
     return render(request, "web/grid_list.html", context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @login_required
-def grid_export(request):
+def grid_export(request, fmt="csv"):
+    if fmt not in EXPORT_FORMATS:
+        raise Http404
     grids, _form = _filtered_grids(request)
-    writer = csv.writer(_Echo())
     header = [_("grid code"), _("name"), _("kind"), _("purpose"), _("village / community")]
-
-    def rows():
-        yield "\ufeff" + writer.writerow(header)
-        for grid in grids.iterator(chunk_size=1000):
-            yield writer.writerow(
-                [
-                    grid.code,
-                    grid.name,
-                    grid.get_kind_display(),
-                    grid.purpose,
-                    grid.village.name,
-                ]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="grids.csv"'
-    return response
+    rows = (
+        [
+            g.code,
+            g.name,
+            g.get_kind_display(),
+            g.get_purpose_display() if g.purpose else "",
+            g.village.name,
+        ]
+        for g in grids.iterator(chunk_size=1000)
+    )
+    return export_response("grids", [str(h) for h in header], rows, fmt)
 
 
 @login_required
@@ -171,6 +159,7 @@ def case_detail(request, code):
         "case": case,
         "state_label": STATE_LABELS.get(case.state, case.state),
         "deadline_status": deadline_status(case),
+        "time_left": _time_left_text(case),
         "timeline": timeline(case),
         "reporters": case.reporters.all(),
         "assignments": case.assignments.select_related("department").order_by("-active", "id"),
@@ -182,6 +171,24 @@ def case_detail(request, code):
         "map_attribution": settings.MAP_TILE_ATTRIBUTION,
     }
     return render(request, "web/case_detail.html", context)
+
+
+def _time_left_text(case) -> str:
+    """The countdown in working time: "2 working days 3.5 h left" or "overdue by …"."""
+    from civicgrid.cases.selectors import time_left
+    from civicgrid.core.calendar import default_calendar
+
+    hours = time_left(case)
+    if hours is None:
+        return ""
+    per_day = default_calendar().hours_per_day
+    days, rest = divmod(abs(hours), per_day)
+    span = _("%(days)d working days %(hours).1f h") % {"days": days, "hours": rest}
+    if days == 0:
+        span = _("%(hours).1f working hours") % {"hours": rest}
+    if hours >= 0:
+        return _("%(span)s left") % {"span": span}
+    return _("overdue by %(span)s") % {"span": span}
 
 
 def _action_forms(user, case):
@@ -472,7 +479,18 @@ def report(request):
         if grids.count() == 1:
             initial["grid"] = grids.first().pk
         form = ReportForm(initial=initial, grids=grids, channels=channels)
-    return render(request, "web/report.html", {"form": form})
+    home = _home_region(request.user)
+    context = {
+        "form": form,
+        "map_geojson": (
+            reverse("api-1.0.0:grid_list") + f"?region={home}&page_size=200&geometry=true"
+            if len(home) >= 9
+            else ""
+        ),
+        "map_tiles": settings.MAP_TILE_URL,
+        "map_attribution": settings.MAP_TILE_ATTRIBUTION,
+    }
+    return render(request, "web/report.html", context)
 
 
 # --------------------------------------------------------------------------- residents

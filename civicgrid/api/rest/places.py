@@ -75,7 +75,7 @@ class GridFilters(s.PageQuery):
     geometry: bool = Field(True, description="Include boundaries (false: properties only).")
 
 
-@router.get("/grids", response={200: s.GridCollection, **ERRORS})
+@router.get("/grids", response={200: s.GridCollection, **ERRORS}, url_name="grid_list")
 def grids(request, filters: Query[GridFilters]):
     """Grids as a GeoJSON FeatureCollection, a page at a time (page fields as extra members)."""
     rows = grids_visible_to(_user(request)).select_related("parent").order_by("code")

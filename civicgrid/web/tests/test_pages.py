@@ -82,3 +82,37 @@ def test_it_filters_the_grid_list_and_exports_the_same_rows(login, personas):
     rows = b"".join(export.streaming_content).decode("utf-8-sig").splitlines()
     assert len(rows) == 1 + Grid.objects.filter(kind="dedicated").count()
     assert any(row.startswith(dedicated.code) for row in rows)
+
+
+def test_the_grid_list_exports_to_excel(login, personas):
+    import io
+
+    from openpyxl import load_workbook
+
+    from civicgrid.regions.models import Grid
+
+    client = login(personas.county)
+    export = client.get("/grids/export.xlsx", {"kind": "dedicated"})
+    assert export["Content-Type"].startswith("application/vnd.openxmlformats")
+    book = load_workbook(io.BytesIO(b"".join(export.streaming_content)))
+    rows = list(book.active.iter_rows(values_only=True))
+    assert len(rows) == 1 + Grid.objects.filter(kind="dedicated").count()
+    assert client.get("/grids/export.pdf").status_code == 404
+
+
+def test_the_case_page_counts_down_in_working_time(login, personas):
+    from civicgrid.cases import actions as A
+    from civicgrid.cases.models import Category
+    from civicgrid.regions.models import Region
+
+    case = A.do_report_case(
+        actor=personas.lizhou,
+        channel="hotline_12345",
+        description="井盖缺失",
+        region=Region.objects.get(code="330281001"),
+    )
+    case = A.do_accept_case(case, actor=personas.lizhou, category=Category.objects.get(code="0101"))
+    client = login(personas.lizhou)
+    client.cookies["django_language"] = "en"
+    body = client.get(f"/cases/{case.code}/").content.decode()
+    assert "working days" in body and " left" in body

@@ -45,6 +45,44 @@
     });
   }
 
+  // Tap on the map to set the place (Leaflet, if loaded); the GPS button moves the marker too.
+  var marker = null;
+  var map = null;
+  function place(lat, lng, zoom) {
+    form.elements.lat.value = Number(lat).toFixed(6);
+    form.elements.lng.value = Number(lng).toFixed(6);
+    if (map) {
+      if (marker) marker.setLatLng([lat, lng]);
+      else marker = L.marker([lat, lng]).addTo(map);
+      if (zoom) map.setView([lat, lng], 16);
+    }
+    save();
+  }
+  function initMap() {
+    var el = document.getElementById("report-map");
+    if (!el || !window.L) return;
+    map = L.map(el);
+    map.setView([30.03, 121.15], 11);
+    if (el.dataset.tiles) {
+      L.tileLayer(el.dataset.tiles, { attribution: el.dataset.attribution || "", maxZoom: 19 }).addTo(map);
+    }
+    if (el.dataset.geojson) {
+      fetch(el.dataset.geojson, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data) return;
+          var layer = L.geoJSON(data, { style: { color: "#66717d", weight: 1, fillOpacity: 0.1 } }).addTo(map);
+          if (layer.getBounds().isValid() && !marker) map.fitBounds(layer.getBounds());
+        });
+    }
+    map.on("click", function (e) { place(e.latlng.lat, e.latlng.lng, false); });
+    if (form.elements.lat.value && form.elements.lng.value) {
+      place(form.elements.lat.value, form.elements.lng.value, true);
+    }
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", initMap);
+  else initMap();
+
   var button = document.getElementById("use-location");
   var status = document.getElementById("location-status");
   if (button) {
@@ -52,10 +90,8 @@
       if (!navigator.geolocation) { status.textContent = "—"; return; }
       status.textContent = "…";
       navigator.geolocation.getCurrentPosition(function (pos) {
-        form.elements.lat.value = pos.coords.latitude.toFixed(6);
-        form.elements.lng.value = pos.coords.longitude.toFixed(6);
+        place(pos.coords.latitude, pos.coords.longitude, true);
         status.textContent = form.elements.lat.value + ", " + form.elements.lng.value;
-        save();
       }, function (err) { status.textContent = err.message; }, { enableHighAccuracy: true, timeout: 15000 });
     });
   }
