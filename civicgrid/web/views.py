@@ -1,6 +1,5 @@
 """Thin views: parse input, call a selector or action, render."""
 
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -160,6 +159,7 @@ def case_detail(request, code):
         "state_label": STATE_LABELS.get(case.state, case.state),
         "deadline_status": deadline_status(case),
         "time_left": _time_left_text(case),
+        "sees_pii": can(request.user, "people.view_pii", region_code=case.region_code),
         "timeline": timeline(case),
         "reporters": case.reporters.all(),
         "assignments": case.assignments.select_related("department").order_by("-active", "id"),

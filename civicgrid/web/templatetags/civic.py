@@ -23,3 +23,10 @@ def actor_label(step):
     if step.actor_name == "anonymous":
         return _("a resident (no account)")
     return _("the system")
+
+
+@register.filter
+def masked_name(name):
+    """张三 → 张*: the family name only, for roles that do not see personal data."""
+    name = str(name or "")
+    return f"{name[0]}{'*' * max(1, len(name) - 1)}" if name else ""

@@ -241,3 +241,15 @@ def test_a_forced_dispatch_offers_no_return_and_the_map_shows_the_cases_grid(
     data = login(police).get(reverse("case_grid", args=[case.code])).json()
     assert data["id"] == world.grid.code and data["geometry"]["type"] in {"Polygon", "MultiPolygon"}
     assert login(personas.fengshan).get(reverse("case_grid", args=[case.code])).status_code == 404
+
+
+def test_the_case_page_masks_personal_data_for_roles_without_access(login, personas, world):
+    case = _report(world, reporter_name="张三丰", reporter_phone="13905741234")
+    lizhou_page = login(personas.lizhou).get(reverse("case_detail", args=[case.code]))
+    assert "13905741234" in lizhou_page.content.decode()  # the command room sees it
+    police = world.town_police_user()
+    case = A.do_accept_case(case, actor=personas.lizhou, category=world.category)
+    case = A.do_dispatch_case(case, actor=personas.lizhou, lead=world.town_police)
+    page = login(police).get(reverse("case_detail", args=[case.code])).content.decode()
+    assert "13905741234" not in page and "139****1234" in page
+    assert "张三丰" not in page and "张**" in page
