@@ -253,3 +253,18 @@ def test_the_case_page_masks_personal_data_for_roles_without_access(login, perso
     page = login(police).get(reverse("case_detail", args=[case.code])).content.decode()
     assert "13905741234" not in page and "139****1234" in page
     assert "张三丰" not in page and "张**" in page
+
+
+def test_a_person_with_two_roles_switches_workbench_and_it_is_remembered(login, personas, world):
+    from civicgrid.people.actions import do_assign_role
+    from civicgrid.people.models import Person
+
+    person = Person.objects.get(user=personas.grid1)
+    do_assign_role(person, "dept_handler", department=world.town_police, actor=personas.admin)
+    client = login(personas.grid1)
+    home = client.get("/").content.decode()
+    assert "<h1>Department inbox</h1>" in home and 'href="/work/grid/"' in home
+    switched = client.get(reverse("workbench", args=["grid"])).content.decode()
+    assert "<h1>Grid worker</h1>" in switched
+    assert "<h1>Grid worker</h1>" in client.get("/").content.decode()  # remembered
+    assert client.get(reverse("workbench", args=["county"])).status_code == 404
