@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "civicgrid.regions",
     "civicgrid.people",
     "civicgrid.cases",
+    "civicgrid.inspection",
     "civicgrid.api",
     "civicgrid.open311",
     "civicgrid.webhooks",

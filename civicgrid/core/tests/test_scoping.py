@@ -287,7 +287,8 @@ def _every_scoped_admin():
         model_admin
         for model, model_admin in admin.site._registry.items()
         if isinstance(model_admin, ScopedAdmin)
-        and model._meta.model_name not in {"keygroup", "category"}  # county-wide reference data
+        and model._meta.model_name
+        not in {"keygroup", "category", "visitrule"}  # county-wide reference data
     ]
 
 
@@ -295,9 +296,20 @@ def test_it_scopes_every_registered_admin(rf, personas):
     """A guard for admins added later: every row a township operator's admin lists is theirs."""
     from civicgrid.cases.actions import do_report_case
     from civicgrid.core.scoping import ancestor_codes
+    from civicgrid.inspection.actions import (
+        do_generate_due_visits,
+        do_record_visit,
+        do_set_visit_override,
+    )
 
-    for prefix in (LIZHOU, FENGSHAN):  # a case on each side of the line
+    do_generate_due_visits()
+    for prefix in (LIZHOU, FENGSHAN):  # a case, a visit, an override on each side of the line
         do_report_case(actor=None, channel="resident", description="x", grid=_first_grid(prefix))
+        tagged = Person.objects.filter(
+            region_code__startswith=prefix, key_group_tags__isnull=False
+        ).first()
+        do_record_visit(tagged, actor=personas.admin, outcome="seen")
+        do_set_visit_override(tagged, actor=personas.admin, cadence="weekly", reason="x")
     admins = _every_scoped_admin()
     assert len(admins) >= 10
     request = rf.get("/admin/")

@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from civicgrid.cases.actions import do_remind_due_soon, do_supervise_overdue
 from civicgrid.cases.selectors import due_soon_cases, overdue_cases
+from civicgrid.inspection.actions import do_generate_due_visits
 
 
 def tick(now=None) -> dict[str, int]:
@@ -20,12 +21,20 @@ def tick(now=None) -> dict[str, int]:
         do_supervise_overdue(case, now=now)
         for case in overdue_cases(now).filter(overdue_supervised_at__isnull=True).iterator()
     )
-    return {"reminded": reminded, "supervised": supervised}
+    # Owe this period's key-group visits (B2); a no-op once the period's rows exist.
+    due_visits = do_generate_due_visits(now=now)
+    return {"reminded": reminded, "supervised": supervised, "due_visits": due_visits}
 
 
 class Command(BaseCommand):
-    help = "Remind about cases due soon; supervise overdue ones (run every minute)."
+    help = (
+        "Remind about cases due soon; supervise overdue ones; owe key-group visits "
+        "(run every minute)."
+    )
 
     def handle(self, *args, **options):
         result = tick()
-        self.stdout.write(f"reminded {result['reminded']}, supervised {result['supervised']}")
+        self.stdout.write(
+            f"reminded {result['reminded']}, supervised {result['supervised']}, "
+            f"due visits {result['due_visits']}"
+        )
