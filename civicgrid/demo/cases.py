@@ -8,10 +8,10 @@ How to use it::
 
 ``--days`` (default 365) days of cases end at midnight on ``--end`` (default: today). Volume:
 ``--scale 1`` is about 30,000 cases a year for the whole county (``load_demo --scale 1``), in
-proportion to the grids loaded. Every case goes through the real actions (about 7.5 actions a
-case, each with its timeline row, audit event and notifications), which runs at about 25–30
+proportion to the grids loaded. Every case goes through the real actions (about 6.3 actions a
+case, each with its timeline row, audit event and notifications), which runs at about 55–60
 cases a second on SQLite: the command's default ``--scale 0.2`` (about 6,000 cases) takes about
-four minutes; ``--scale 1`` about twenty. Progress goes to stderr. A second run does nothing
+two minutes; ``--scale 1`` about nine. Progress goes to stderr. A second run does nothing
 (the run is recorded as the audit event ``demo.cases``). Python::
 
     from civicgrid.demo.cases import generate_demo_cases
@@ -25,7 +25,9 @@ holders of the demo county, demo logins preferred). A simulated clock (``simulat
 ``django.utils.timezone.now`` patched for the run, restored afterwards, also on error) moves
 forward through the year; the processes wait on a heap ordered by time, so every row —
 timeline, deadlines, audit trail, notifications — carries the simulated instant. Events due
-after the end are not run: those cases stay open. The run is one transaction.
+after the end are not run: those cases stay open. The run is one transaction, with the audit
+chain's head kept in memory (``core.audit.audit_batch``: the same events, the head row written
+once at the end).
 
 The mix: seasonality per category group (城市管理 up in summer, 消防 in winter, 自然灾害 in
 the typhoon months), fewer reports on weekends, at Spring Festival and National Day; places

@@ -4,9 +4,9 @@ A year of demo cases for the loaded demo county, made through the real case acti
 simulated clock (see ``civicgrid.demo.cases``). Run ``load_demo`` first. A second run does
 nothing. Progress (every 1,000 cases: count, rate, elapsed) goes to stderr.
 
-``--scale 1`` is about 30,000 cases a year for the whole county (about 20 minutes on SQLite:
-every case goes through the real actions at 25–30 cases a second); the default 0.2 makes about
-6,000 (about 4 minutes). The 0101 cluster for the early warning has the same size at any scale.
+``--scale 1`` is about 30,000 cases a year for the whole county (about 9 minutes on SQLite:
+every case goes through the real actions at 55–60 cases a second); the default 0.2 makes about
+6,000 (about 2 minutes). The 0101 cluster for the early warning has the same size at any scale.
 """
 
 from datetime import date
@@ -30,7 +30,7 @@ class Command(BaseCommand):
             "--scale",
             type=float,
             default=DEFAULT_SCALE,
-            help="volume: 1.0 is about 30,000 cases a year for the whole county (about 20 "
+            help="volume: 1.0 is about 30,000 cases a year for the whole county (about 9 "
             f"minutes on SQLite); default {DEFAULT_SCALE}",
         )
         parser.add_argument(
