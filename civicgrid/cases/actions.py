@@ -13,6 +13,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from civicgrid.cases import workflow
 from civicgrid.cases.models import (
@@ -81,12 +82,13 @@ __all__ = [
     "parse_limit",
 ]
 
+# Lazy: the labels are shown in the language of the request that reads them.
 RETURN_REASONS = {
-    "wrong_place": _("属地不符 (not in our area)"),
-    "unclear_ownership": _("权属不清 (ownership unclear)"),
-    "overlapping_duties": _("职能交叉 (overlapping duties)"),
-    "not_our_duty": _("非本部门职责 (not our department's duty)"),
-    "incomplete": _("信息不全 (information incomplete)"),
+    "wrong_place": gettext_lazy("属地不符 (not in our area)"),
+    "unclear_ownership": gettext_lazy("权属不清 (ownership unclear)"),
+    "overlapping_duties": gettext_lazy("职能交叉 (overlapping duties)"),
+    "not_our_duty": gettext_lazy("非本部门职责 (not our department's duty)"),
+    "incomplete": gettext_lazy("信息不全 (information incomplete)"),
 }
 SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")
 MAX_EXTENSION_DAYS = 20

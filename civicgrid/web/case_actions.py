@@ -201,7 +201,7 @@ class ResumeForm(_Base):
 
 
 class RequestReturnForm(_Base):
-    reason = forms.ChoiceField(label=_("reason"), choices=list(A.RETURN_REASONS.items()))
+    reason = forms.ChoiceField(label=_("reason"), choices=A.RETURN_REASONS.items)
     text = forms.CharField(label=_("Explanation"), max_length=4000, widget=TEXT, required=False)
 
     def run(self):
