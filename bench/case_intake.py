@@ -22,11 +22,8 @@ visible, and exits 0 whatever the figures (1 only if the run itself failed).
 
 import argparse
 import io
-import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -93,37 +90,10 @@ def main() -> int:
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
 
-    workdir = tempfile.mkdtemp(prefix="civicgrid-bench-")
-    os.environ["CIVICGRID_VAR_DIR"] = workdir
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civicgrid.settings")
-    import django
+    from _setup import throwaway_database
 
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    old = None
-    try:
-        if args.database_url:
-            # A throwaway database next to the named one, so nothing real is touched.
-            from django.test.utils import setup_databases
-
-            test = connection.settings_dict.setdefault("TEST", {})
-            test["NAME"] = f"test_{connection.settings_dict['NAME']}_bench_{os.getpid()}"
-            old = setup_databases(verbosity=0, interactive=False)
-        else:
-            call_command("migrate", verbosity=0)
+    with throwaway_database(args.database_url):
         _run(args)
-    finally:
-        if old is not None:
-            from django.test.utils import teardown_databases
-
-            teardown_databases(old, verbosity=0)
-        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -49,10 +49,8 @@ import http.client
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -625,38 +623,10 @@ def main() -> int:
         parser.error("--count, --concurrency and --blocks must be at least 1")
     args.server_threads = args.server_threads or max(4, args.concurrency)
 
-    workdir = tempfile.mkdtemp(prefix="civicgrid-bench-")
-    os.environ["CIVICGRID_VAR_DIR"] = workdir
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civicgrid.settings")
-    import django
+    from _setup import throwaway_database
 
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    old = None
-    try:
-        if args.database_url:
-            # A throwaway database next to the named one, so nothing real is touched.
-            from django.test.utils import setup_databases
-
-            test = connection.settings_dict.setdefault("TEST", {})
-            test["NAME"] = f"test_{connection.settings_dict['NAME']}_bench_{os.getpid()}"
-            old = setup_databases(verbosity=0, interactive=False)
-        else:
-            call_command("migrate", verbosity=0)
+    with throwaway_database(args.database_url) as workdir:
         valid = _run(args, workdir)
-    finally:
-        if old is not None:
-            from django.test.utils import teardown_databases
-
-            connection.close()
-            teardown_databases(old, verbosity=0)
-        shutil.rmtree(workdir, ignore_errors=True)
     return 3 if args.check and not valid else 0
 
 

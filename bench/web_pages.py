@@ -14,11 +14,8 @@ prints the median, p95 and maximum in milliseconds, with the same run's ``/healt
 """
 
 import argparse
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -86,40 +83,16 @@ def main() -> int:
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
 
-    workdir = tempfile.mkdtemp(prefix="civicgrid-bench-")
-    os.environ["CIVICGRID_VAR_DIR"] = workdir
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civicgrid.settings")
-    import django
+    from _setup import throwaway_database
 
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
+    with throwaway_database(args.database_url):
+        from django.core.management import call_command
 
-    old = None
-    try:
-        if args.database_url:
-            from django.test.utils import setup_databases
-
-            test = connection.settings_dict.setdefault("TEST", {})
-            test["NAME"] = f"test_{connection.settings_dict['NAME']}_bench_{os.getpid()}"
-            old = setup_databases(verbosity=0, interactive=False)
-        else:
-            call_command("migrate", verbosity=0)
         print(f"loading the demo county (scale {args.scale}) …", file=sys.stderr)
         call_command("load_demo", scale=args.scale, seed=args.seed, verbosity=0)
         print(f"loading a year of cases (scale {args.cases_scale}) …", file=sys.stderr)
         call_command("load_demo_cases", scale=args.cases_scale, seed=args.seed, verbosity=0)
         _run(args)
-    finally:
-        if old is not None:
-            from django.test.utils import teardown_databases
-
-            teardown_databases(old, verbosity=0)
-        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
