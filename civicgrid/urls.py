@@ -9,4 +9,9 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("open311/v2/", include("civicgrid.open311.urls")),
     path("", include("civicgrid.web.urls")),
+    path("", include("civicgrid.inspection.urls")),
+    path("", include("civicgrid.campaigns.urls")),
+    path("", include("civicgrid.cogovernance.urls")),
+    path("", include("civicgrid.oncall.urls")),
+    path("", include("civicgrid.mediation.urls")),
 ]

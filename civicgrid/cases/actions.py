@@ -34,6 +34,7 @@ from civicgrid.cases.models import (
     Notification,
     Supervision,
 )
+from civicgrid.cases.signals import case_action_recorded
 from civicgrid.core.audit import record_event
 from civicgrid.core.calendar import default_calendar
 from civicgrid.core.errors import ActionRefused
@@ -296,6 +297,7 @@ def _record(
         after={"state": case.state, **(data or {})},
     )
     enqueue_case_event(case, row)  # outbound webhooks, in this transaction
+    case_action_recorded.send(sender=Case, case=case, row=row)
     return row
 
 
@@ -630,6 +632,7 @@ def _create_reported_case(
         )
         enqueue_case_event(case, row)  # outbound webhooks, in this transaction
         _save_photos(case, photos, Attachment.Kind.PHOTO, row)
+        case_action_recorded.send(sender=Case, case=case, row=row)
         record_event(
             "cases.case.report",
             actor=None if anonymous else actor,

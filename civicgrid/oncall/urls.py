@@ -1,0 +1,5 @@
+"""This app's pages (they extend ``web/base.html``); included at the site root by civicgrid.urls."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns = []
