@@ -8,6 +8,7 @@ Everything is written through the same commands and actions the app uses.
 import json
 import sys
 
+EXTRA_SEEDS = ["inspection", "campaigns", "cogovernance", "oncall", "mediation"]
 SCALE, SEED = 0.05, 7  # the size the rest of the suite tests on (civicgrid/conftest.py)
 STAFF_PASSWORD = "Grid-work-2026!"
 # Township offices with no demo login: their handlers are created here (username → dept).
@@ -28,7 +29,18 @@ def main() -> None:
     quiet = {"verbosity": 0, "stdout": io.StringIO(), "stderr": io.StringIO()}
     call_command("migrate", **quiet)
     call_command("load_demo", scale=SCALE, seed=SEED, **quiet)
-    json.dump(_seed(), sys.stdout)
+    data = _seed()
+    # Each app's browser tests may seed their own data: seed_<app>.py next to this file,
+    # with ``seed(data) -> dict`` (what it returns is stored under data[<app>]).
+    import importlib
+
+    for app in EXTRA_SEEDS:
+        try:
+            module = importlib.import_module(f"civicgrid.web.tests.browser.seed_{app}")
+        except ModuleNotFoundError:
+            continue
+        data[app] = module.seed(data)
+    json.dump(data, sys.stdout)
 
 
 def _seed() -> dict:
