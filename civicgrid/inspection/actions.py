@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,15 +19,21 @@ from civicgrid.inspection.models import (
     CADENCE_ORDER,
     Cadence,
     DueVisit,
+    Patrol,
+    PatrolHouse,
     Visit,
     VisitOverride,
+    VisitPhoto,
     VisitRule,
 )
 from civicgrid.inspection.periods import due_date, period_of
-from civicgrid.people.models import Person, PersonKeyGroup, RoleAssignment
+from civicgrid.people.models import House, Person, PersonKeyGroup, RoleAssignment
+from civicgrid.regions.models import Grid
 
 __all__ = [
+    "MAX_VISIT_PHOTOS",
     "do_generate_due_visits",
+    "do_record_patrol",
     "do_record_visit",
     "do_set_visit_override",
     "do_update_visit_rule",
@@ -36,6 +44,9 @@ COUNTY_CODE_LENGTH = 6
 _RULE_FIELDS = {"cadence", "follows_working_days", "responsible_role", "checklist", "active"}
 _MAX_ANSWERS = 50
 _MAX_TEXT = 4000
+MAX_VISIT_PHOTOS = 6
+MAX_TRACK_POINTS = 5000
+MAX_PATROL_HOURS = 24
 
 
 # --------------------------------------------------------------------------- rules
@@ -335,17 +346,23 @@ def do_record_visit(
     lng: float | None = None,
     answers: dict | None = None,
     notes: str = "",
+    photos=(),
     raise_case: dict | None = None,
 ) -> Visit:
     """Record a visit; a person seen closes the due visit of that period.
 
+    ``photos`` (uploads or bytes, at most six) are checked and re-encoded like a case's
+    (``cases.photos.clean_photo``: no GPS or camera metadata is kept) before any lock is taken.
+
     ``raise_case`` ("found a problem") takes ``category`` and ``description`` (and optionally
     ``photos``, ``urgent``) and reports a case through the grid-worker channel at the visit's
-    place, linked from the visit; the case and the visit commit together or not at all.
+    place, linked from the visit; the case and the visit commit together or not at all. The
+    case carries the visit's photos unless ``raise_case`` names photos of its own.
     """
     if not may_record_visit(actor, person):
         raise ActionRefused(_("You may not record visits to this person."))
     data = _clean_visit(outcome, visited_at, lat, lng, answers, notes, timezone.now())
+    cleaned_photos = _clean_visit_photos(photos)
     if raise_case is not None:
         unknown = set(raise_case) - {"category", "description", "photos", "urgent"}
         if unknown or not isinstance(raise_case.get("description", ""), str):
@@ -370,7 +387,7 @@ def do_record_visit(
                 channel="grid_worker",
                 category=raise_case.get("category"),
                 description=raise_case.get("description", ""),
-                photos=raise_case.get("photos", ()),
+                photos=raise_case.get("photos", cleaned_photos),
                 urgent=bool(raise_case.get("urgent", False)),
                 lat=data["lat"],
                 lng=data["lng"],
@@ -379,6 +396,7 @@ def do_record_visit(
                 address=person.address,
             )
         visit.save()
+        _save_visit_photos(visit, cleaned_photos)
         if due is not None and outcome == Visit.Outcome.SEEN and due.state != DueVisit.State.DONE:
             due.state = DueVisit.State.DONE
             due.done_at = data["visited_at"]
@@ -388,12 +406,219 @@ def do_record_visit(
             actor=actor,
             target=visit,
             scope_code=person.region_code,
-            after=snapshot(visit),
+            after={**snapshot(visit), "photos": len(cleaned_photos)},
         )
     return visit
+
+
+def _clean_visit_photos(photos) -> list:
+    """Check and re-encode uploads (the slow part, done before the transaction)."""
+    from civicgrid.cases.photos import CleanPhoto, PhotoRejected, clean_photo
+
+    photos = list(photos or ())
+    if len(photos) > MAX_VISIT_PHOTOS:
+        raise ValidationError(
+            {"photos": [_("At most %(n)d photos a visit.") % {"n": MAX_VISIT_PHOTOS}]}
+        )
+    cleaned = []
+    for photo in photos:
+        if isinstance(photo, CleanPhoto):
+            cleaned.append(photo)
+            continue
+        try:
+            cleaned.append(clean_photo(photo))
+        except PhotoRejected as exc:
+            raise ValidationError({"photos": [str(exc)]}) from None
+    return cleaned
+
+
+def _save_visit_photos(visit: Visit, cleaned) -> list[VisitPhoto]:
+    saved = []
+    for clean in cleaned:
+        photo = VisitPhoto(
+            visit=visit,
+            content_type=clean.content_type,
+            sha256=clean.sha256,
+            width=clean.width,
+            height=clean.height,
+            taken_at=clean.taken_at,
+            created=timezone.now(),
+        )
+        photo.file.save(
+            f"visit-{visit.pk}-{clean.sha256[:12]}.{clean.extension}",
+            ContentFile(clean.content),
+            save=False,
+        )
+        photo.save()
+        saved.append(photo)
+    return saved
 
 
 def _region_of(person: Person):
     from civicgrid.regions.models import Region
 
     return Region.objects.filter(code=person.region_code).first()
+
+
+# --------------------------------------------------------------------------- patrols
+
+
+def may_record_patrol(actor, grid: Grid) -> bool:
+    """Those who may record visits in the grid may record its comprehensive walks."""
+    return can(actor, "people.view", region_code=grid.code) and can(
+        actor, "cases.report", region_code=grid.code
+    )
+
+
+def _parse_point_time(value) -> str | None:
+    """A point's time as an ISO string: ISO text, or epoch milliseconds (the browser's)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a time")
+    if isinstance(value, int | float):
+        moment = datetime.fromtimestamp(value / 1000, tz=timezone.get_current_timezone())
+    elif isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+    else:
+        raise ValueError("not a time")
+    return moment.isoformat(timespec="seconds")
+
+
+def clean_track(track) -> list[list]:
+    """A list of [lat, lng, time] points, or a GeoJSON LineString, as [lat, lng, time] points.
+
+    Raises ValueError on anything else (the action turns it into a ValidationError).
+    """
+    if isinstance(track, dict):
+        if track.get("type") != "LineString" or not isinstance(track.get("coordinates"), list):
+            raise ValueError("not a LineString")
+        raw = []
+        for position in track["coordinates"]:
+            if not isinstance(position, list | tuple) or len(position) < 2:
+                raise ValueError("bad position")
+            raw.append([position[1], position[0], None])
+    elif isinstance(track, list | tuple):
+        raw = list(track)
+    elif track is None:
+        raw = []
+    else:
+        raise ValueError("not a track")
+    if len(raw) > MAX_TRACK_POINTS:
+        raise ValueError("too many points")
+    points = []
+    for point in raw:
+        if not isinstance(point, list | tuple) or not 2 <= len(point) <= 3:
+            raise ValueError("bad point")
+        lat, lng = point[0], point[1]
+        if isinstance(lat, bool) or isinstance(lng, bool):
+            raise ValueError("bad coordinate")
+        lat, lng = float(lat), float(lng)
+        if not (math.isfinite(lat) and math.isfinite(lng)):
+            raise ValueError("bad coordinate")
+        if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+            raise ValueError("outside the earth")
+        when = _parse_point_time(point[2]) if len(point) == 3 else None
+        points.append([round(lat, 7), round(lng, 7), when])
+    return points
+
+
+def track_length(points) -> float:
+    """Metres along the track (flat-earth steps: points are metres apart)."""
+    total = 0.0
+    for (lat1, lng1, _t1), (lat2, lng2, _t2) in zip(points, points[1:], strict=False):
+        x = (lng2 - lng1) * 111_320 * math.cos(math.radians((lat1 + lat2) / 2))
+        y = (lat2 - lat1) * 110_570
+        total += math.hypot(x, y)
+    return round(total, 1)
+
+
+def do_record_patrol(
+    grid: Grid,
+    *,
+    actor,
+    started_at: datetime,
+    ended_at: datetime | None = None,
+    track=None,
+    houses=(),
+    notes: str = "",
+) -> Patrol:
+    """Record a comprehensive walk of ``grid``: when, the track walked, the houses covered.
+
+    ``track`` is a list of [lat, lng, time] points (time as ISO text or epoch milliseconds,
+    or absent) or a GeoJSON LineString; ``houses`` are House objects or ids of the grid's
+    houses (others are refused). Coverage counts a house on the day the walk started.
+    """
+    if not may_record_patrol(actor, grid):
+        raise ActionRefused(_("You may not record walks of this grid."))
+    now = timezone.now()
+    ended_at = ended_at or now
+    errors: dict[str, list] = {}
+    if started_at is None or timezone.is_naive(started_at) or timezone.is_naive(ended_at):
+        errors["started_at"] = [_("Give the times with their time zone.")]
+    elif ended_at < started_at:
+        errors["ended_at"] = [_("The walk ends before it starts.")]
+    elif ended_at > now + timedelta(minutes=5):
+        errors["ended_at"] = [_("The walk ends in the future.")]
+    elif started_at < now - timedelta(days=31):
+        errors["started_at"] = [_("Record a walk within a month of making it.")]
+    elif ended_at - started_at > timedelta(hours=MAX_PATROL_HOURS):
+        errors["ended_at"] = [_("A walk lasts at most 24 hours.")]
+    try:
+        points = clean_track(track)
+    except (TypeError, ValueError, OverflowError):
+        errors["track"] = [
+            _("The track is a list of [latitude, longitude, time] points or a GeoJSON line.")
+        ]
+        points = []
+    house_ids = set()
+    for house in houses or ():
+        try:
+            house_ids.add(int(house.pk if isinstance(house, House) else house))
+        except (TypeError, ValueError):
+            errors["houses"] = [_("Choose houses of the grid.")]
+            break
+    if house_ids and "houses" not in errors:
+        found = set(House.objects.filter(pk__in=house_ids, grid=grid).values_list("pk", flat=True))
+        if found != house_ids:
+            errors["houses"] = [_("Choose houses of the grid.")]
+    notes = (notes or "").strip()
+    if len(notes) > _MAX_TEXT:
+        errors["notes"] = [_("The notes are longer than 4,000 characters.")]
+    if errors:
+        raise ValidationError(errors)
+    day = timezone.localdate(started_at)
+    with transaction.atomic():
+        patrol = Patrol.objects.create(
+            worker=actor,
+            grid=grid,
+            region_code=grid.code,
+            started_at=started_at,
+            ended_at=ended_at,
+            track=points,
+            length_m=track_length(points),
+            notes=notes,
+        )
+        PatrolHouse.objects.bulk_create(
+            [
+                PatrolHouse(patrol=patrol, house_id=pk, day=day, region_code=grid.code)
+                for pk in sorted(house_ids)
+            ]
+        )
+        record_event(
+            "inspection.patrol.record",
+            actor=actor,
+            target=patrol,
+            scope_code=grid.code,
+            after={
+                "grid": grid.code,
+                "started_at": started_at.isoformat(),
+                "ended_at": ended_at.isoformat(),
+                "points": len(points),
+                "length_m": patrol.length_m,
+                "houses": sorted(house_ids),
+            },
+        )
+    return patrol

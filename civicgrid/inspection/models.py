@@ -171,3 +171,90 @@ class Visit(models.Model):
 
     def __str__(self):
         return f"{self.person} · {self.visited_at:%Y-%m-%d}"
+
+
+class VisitPhoto(models.Model):
+    """A photo taken on a visit: checked and re-encoded like a case's (``cases.photos``)."""
+
+    visit = models.ForeignKey(
+        Visit, verbose_name=_("visit"), on_delete=models.CASCADE, related_name="photos"
+    )
+    file = models.FileField(_("file"), upload_to="visits/%Y/%m/")
+    content_type = models.CharField(max_length=40)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    taken_at = models.DateTimeField(_("taken"), null=True, blank=True)
+    created = models.DateTimeField(_("uploaded"))
+
+    class Meta:
+        verbose_name = _("visit photo")
+        verbose_name_plural = _("visit photos")
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.file.name
+
+
+class Patrol(models.Model):
+    """A comprehensive walk (全面走) of a grid: its track and the houses it covered."""
+
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("walked by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    grid = models.ForeignKey(Grid, verbose_name=_("grid"), on_delete=models.PROTECT)
+    region_code = models.CharField(_("region code"), max_length=18, db_index=True)
+    started_at = models.DateTimeField(_("started at"), db_index=True)
+    ended_at = models.DateTimeField(_("ended at"))
+    track = models.JSONField(
+        _("track"),
+        default=list,
+        blank=True,
+        help_text=_("Points walked, each [latitude, longitude, time]."),
+    )
+    length_m = models.FloatField(_("length (m)"), default=0)
+    houses = models.ManyToManyField(
+        "people.House",
+        verbose_name=_("houses covered"),
+        through="PatrolHouse",
+        related_name="+",
+        blank=True,
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("patrol")
+        verbose_name_plural = _("patrols")
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self):
+        return f"{self.grid} · {self.started_at:%Y-%m-%d}"
+
+    @property
+    def track_geojson(self) -> dict:
+        """The track as a GeoJSON LineString (longitude first)."""
+        return {"type": "LineString", "coordinates": [[p[1], p[0]] for p in self.track]}
+
+
+class PatrolHouse(models.Model):
+    """A house a patrol covered; the day is kept here so coverage is one aggregate query."""
+
+    patrol = models.ForeignKey(Patrol, on_delete=models.CASCADE, related_name="covered")
+    house = models.ForeignKey("people.House", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(_("day"), db_index=True)
+    region_code = models.CharField(max_length=18, db_index=True)
+
+    class Meta:
+        verbose_name = _("house covered")
+        verbose_name_plural = _("houses covered")
+        constraints = [
+            models.UniqueConstraint(fields=["patrol", "house"], name="patrol_house_once")
+        ]
+        indexes = [models.Index(fields=["house", "day"], name="patrol_house_day")]
+
+    def __str__(self):
+        return f"{self.patrol_id} · {self.house_id}"

@@ -5,21 +5,24 @@ from __future__ import annotations
 import math
 from datetime import date
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Substr
 from django.utils import timezone
 
 from civicgrid.core.scoping import restrict
-from civicgrid.inspection.models import DueVisit, Visit
-from civicgrid.people.models import Person
+from civicgrid.inspection.models import DueVisit, Patrol, PatrolHouse, Visit
+from civicgrid.people.models import House, Person
 
 __all__ = [
     "COMPLIANCE_GROUPS",
+    "COVERAGE_GROUPS",
     "compliance",
+    "coverage",
     "due_list",
     "due_visits_visible_to",
     "never_visited",
     "overdue_visits",
+    "patrols_visible_to",
     "visits_visible_to",
 ]
 
@@ -59,25 +62,33 @@ def _place_of(due: DueVisit) -> tuple[float, float] | None:
     return None
 
 
-def due_list(user, *, lat: float, lng: float, until: date | None = None) -> list[DueVisit]:
+def due_list(
+    user,
+    *,
+    lat: float,
+    lng: float,
+    until: date | None = None,
+    due_by: date | None = None,
+    limit: int | None = None,
+) -> list[DueVisit]:
     """The open due visits the user may make by ``until`` (default: today), nearest first.
 
+    ``due_by`` keeps only those due on or before that day (a worker's "today" or "this week").
     Each row carries ``metres`` from (lat, lng), or None when the person has no known place
     (those come last, earliest due first).
     """
     until = until or timezone.localdate()
-    rows = list(
-        due_visits_visible_to(user)
-        .filter(state=DueVisit.State.DUE, period_start__lte=until)
-        .select_related("person__house", "grid", "rule__key_group")
-    )
+    rows = due_visits_visible_to(user).filter(state=DueVisit.State.DUE, period_start__lte=until)
+    if due_by is not None:
+        rows = rows.filter(due_date__lte=due_by)
+    rows = list(rows.select_related("person__house", "grid", "rule__key_group"))
     for due in rows:
         place = _place_of(due)
         due.metres = None if place is None else _metres(lat, lng, *place)
     rows.sort(
         key=lambda d: (d.metres is None, d.metres or 0.0, d.due_date, d.pk),
     )
-    return rows
+    return rows[:limit] if limit else rows
 
 
 def compliance(user, *, start: date, end: date, by: str, today: date | None = None) -> list[dict]:
@@ -133,3 +144,37 @@ def never_visited(user) -> QuerySet[Person]:
         .exclude(pk__in=seen)
         .order_by("region_code", "id")
     )
+
+
+def patrols_visible_to(user) -> QuerySet[Patrol]:
+    return restrict(Patrol.objects.all(), user, "people.view", region_field="region_code")
+
+
+# A house's region code is its grid's code: a village / township is a prefix of it.
+COVERAGE_GROUPS = {
+    "grid": F("region_code"),
+    "village": Substr("region_code", 1, 12),
+    "township": Substr("region_code", 1, 9),
+}
+
+
+def coverage(user, *, start: date, end: date, by: str) -> list[dict]:
+    """Houses covered by comprehensive walks started in [start, end], one row per group.
+
+    A row: ``key`` (grid / village / township code), ``houses`` (the houses there the user
+    may see), ``covered`` (of those, walked past at least once in the period) and ``rate``
+    (covered / houses, 0–1). One aggregate query.
+    """
+    if by not in COVERAGE_GROUPS:
+        raise ValueError(f"unknown grouping {by!r}")
+    walked = PatrolHouse.objects.filter(house=OuterRef("pk"), day__gte=start, day__lte=end)
+    rows = (
+        restrict(House.objects.all(), user, "people.view", region_field="region_code")
+        .annotate(key=COVERAGE_GROUPS[by], walked=Exists(walked))
+        .values("key")
+        .annotate(houses=Count("id"), covered=Count("id", filter=Q(walked=True)))
+        .order_by("key")
+    )
+    return [
+        {**row, "rate": row["covered"] / row["houses"] if row["houses"] else 0.0} for row in rows
+    ]
