@@ -67,6 +67,7 @@ __all__ = [
     "do_record_joint_operation_result",
     "do_remind_due_soon",
     "do_merge_case",
+    "do_record_side_event",
     "do_reject_case",
     "do_report_case",
     "do_request_extension",
@@ -1540,6 +1541,23 @@ def do_mark_hard_case(case: Case, *, actor, leader, departments=(), text: str = 
             departments=list(departments),
         )
     return case
+
+
+def do_record_side_event(
+    case: Case, *, actor, action: str, text: str = "", data: dict | None = None, unit: str = ""
+) -> CaseAction:
+    """A timeline row for another app's side event on an open case (workflow's
+    ``RECORDED_SIDE_ACTIONS``: on-call staff summoned, arrived, finished). The caller has
+    checked who may act; this locks the case and records the row in the caller's transaction.
+    """
+    if action not in workflow.RECORDED_SIDE_ACTIONS:
+        raise ValueError(f"not a recorded side action: {action}")
+    with transaction.atomic():
+        case = _lock(case, None)
+        workflow.next_step(case.state, action)
+        return _record(
+            case, action, actor=actor, from_state=case.state, unit=unit, text=text, data=data
+        )
 
 
 def is_owner(actor, case: Case) -> bool:

@@ -95,6 +95,9 @@ ACTION_LABELS = {
     "hard_case": _("Mark as hard case"),
     "joint_meeting": _("Joint meeting"),
     "joint_operation": _("Joint operation result"),
+    "summon": _("On-call staff summoned"),
+    "summon_arrived": _("On-call staff arrived"),
+    "summon_done": _("On-call staff finished"),
 }
 
 
@@ -140,9 +143,23 @@ TRANSITIONS: dict[tuple[str, str], Step] = {
 CLOSED_STATES = frozenset({REJECTED, MERGED, CLOSED, REVIEW, ARCHIVED, FILED})
 OPEN_STATES = frozenset(STATE_LABELS) - CLOSED_STATES
 
+# Side events other apps record on an open case's timeline (``do_record_side_event``):
+# the on-call summons of department staff (``oncall``).
+RECORDED_SIDE_ACTIONS = frozenset({"summon", "summon_arrived", "summon_done"})
+
 # Actions that never change the state, allowed while a case is open.
-SIDE_ACTIONS = frozenset(
-    {"supervise", "answer_supervision", "instruct", "hard_case", "joint_meeting", "joint_operation"}
+SIDE_ACTIONS = (
+    frozenset(
+        {
+            "supervise",
+            "answer_supervision",
+            "instruct",
+            "hard_case",
+            "joint_meeting",
+            "joint_operation",
+        }
+    )
+    | RECORDED_SIDE_ACTIONS
 )
 
 
