@@ -6,3 +6,9 @@ class CogovernanceConfig(AppConfig):
     name = "civicgrid.cogovernance"
     label = "cogovernance"
     verbose_name = _("Co-governance members")
+
+    def ready(self):
+        from civicgrid.cases.signals import case_action_recorded
+        from civicgrid.cogovernance.actions import on_case_action
+
+        case_action_recorded.connect(on_case_action, dispatch_uid="cogovernance-points")
