@@ -85,7 +85,7 @@ class VisitForm(forms.Form):
     def answer_fields(self):
         return [self[f"answer_{i}"] for i in range(len(self.checklist))]
 
-    def answers(self) -> dict:
+    def answers_given(self) -> dict:
         return {
             item: self.cleaned_data.get(f"answer_{i}") or None
             for i, item in enumerate(self.checklist)
@@ -93,10 +93,10 @@ class VisitForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if (data.get("lat") is None) != (data.get("lng") is None):
-            raise forms.ValidationError(_("The location is incomplete."))
         if data.get("found_problem") and not (data.get("description") or "").strip():
             self.add_error("description", _("Say what the problem is."))
+        if (data.get("lat") is None) != (data.get("lng") is None):
+            raise forms.ValidationError(_("The location is incomplete."))
         return data
 
 

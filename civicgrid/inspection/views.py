@@ -173,7 +173,7 @@ def visit_record(request, person_id):
                     outcome=data["outcome"],
                     lat=data["lat"],
                     lng=data["lng"],
-                    answers=form.answers(),
+                    answers=form.answers_given(),
                     notes=data["notes"],
                     photos=data["photos"],
                     raise_case=raise_case,
