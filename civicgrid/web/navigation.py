@@ -1,0 +1,48 @@
+"""The menu at the top of every page: the pages a person's roles give them, in one table.
+
+Each entry names a URL, its label and the permission (any place) that makes it useful; an
+entry with no permission is for everyone who is logged in. Pages still check their own
+permissions: the menu only leaves out what would be empty or refused.
+"""
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from civicgrid.core.scoping import scope_for
+
+__all__ = ["NAV", "NavItem", "navigation"]
+
+
+@dataclass(frozen=True)
+class NavItem:
+    url_name: str
+    label: str
+    permission: str | None = None
+
+
+NAV = (
+    NavItem("home", _("Workbench")),
+    NavItem("case_list", _("Cases"), "cases.view"),
+    NavItem("cockpit", _("Cockpit"), "cases.view"),
+    NavItem("league", _("League tables"), "cases.view"),
+    NavItem("grid_list", _("Grids"), "regions.view"),
+    NavItem("profile", _("My roles")),
+)
+
+
+def navigation(request) -> dict:
+    """Context processor: ``nav`` = [(label, url, current)] for the logged-in user."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav": []}
+    scope = scope_for(user)
+    items = []
+    for item in NAV:
+        if item.permission and not scope.has(item.permission):
+            continue
+        url = reverse(item.url_name)
+        current = request.path == url or (url != "/" and request.path.startswith(url))
+        items.append((item.label, url, current))
+    return {"nav": items}
