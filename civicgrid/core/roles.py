@@ -104,3 +104,38 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     Role.ADMIN: frozenset(PERMISSIONS),
 }
+
+# --------------------------------------------------------------------------- mediation (F1–F6)
+# Additions for the dispute-mediation app (issue 7). The 综治中心's window staff (township and
+# county operators) register, triage and route disputes; mediators act only on the disputes
+# they are assigned to (``mediation.selectors``), department staff on those routed to their
+# department.
+PERMISSIONS.update(
+    {
+        "mediation.view": _("See disputes, mediation logs and statistics of an area"),
+        "mediation.register": _("Register disputes, visitors and 12348 calls"),
+        "mediation.route": _("Triage, route, refer, follow up and close disputes"),
+        "mediation.mediate": _("Mediate disputes one is assigned to"),
+        "mediation.configure": _("Keep the registry of mediation organisations and mediators"),
+    }
+)
+_MEDIATION_CENTRE = {
+    "mediation.view",
+    "mediation.register",
+    "mediation.route",
+    "mediation.mediate",
+}
+for _role, _extra in {
+    Role.TOWNSHIP_OPERATOR: _MEDIATION_CENTRE,
+    Role.COUNTY_OPERATOR: _MEDIATION_CENTRE | {"mediation.configure"},
+    Role.TOWNSHIP_LEADER: {"mediation.view"},
+    Role.COUNTY_LEADER: {"mediation.view"},
+    Role.VILLAGE_STAFF: {"mediation.view", "mediation.register"},
+    Role.MEDIATOR: {"mediation.mediate"},
+    Role.DEPARTMENT_HANDLER: {"mediation.mediate"},
+    Role.DEPARTMENT_RESIDENT: {"mediation.mediate"},
+    Role.AUDITOR: {"mediation.view"},
+    Role.ADMIN: set(PERMISSIONS),
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | frozenset(_extra)
+del _role, _extra
