@@ -8,17 +8,18 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from civicgrid.core.context import current_request_id
-from civicgrid.core.models import AuditChainHead, AuditEvent
+from civicgrid.core.models import AuditChainHead, AuditCheck, AuditEvent
 
 __all__ = [
     "GENESIS_HASH",
     "AuditBatch",
     "AuditProblem",
     "audit_batch",
+    "do_check_audit_chain",
     "event_hash",
     "record_event",
     "snapshot",
@@ -230,3 +231,40 @@ def snapshot(instance, *, exclude: tuple[str, ...] = ()) -> dict:
             value = {"sha256": hashlib.sha256(_canonical(value).encode()).hexdigest()}
         data[field.attname] = value
     return json.loads(_canonical(data))
+
+
+def do_check_audit_chain(*, now=None, daily: bool = False, progress=None) -> AuditCheck | None:
+    """Walk the chain and keep the result as an ``AuditCheck`` (and as an audit event).
+
+    ``daily``: the check ``tick`` makes, at most once per local day across all nodes — the day
+    is claimed by inserting its row (unique), and a node that loses the race returns None.
+    """
+    now = now or timezone.now()
+    day = timezone.localdate(now) if daily else None
+    if daily:
+        if AuditCheck.objects.filter(day=day).exists():
+            return None
+        try:
+            with transaction.atomic():
+                check = AuditCheck.objects.create(day=day, started=now)
+        except IntegrityError:
+            return None
+    else:
+        check = AuditCheck.objects.create(started=now)
+    head = AuditChainHead.objects.filter(pk=1).first()
+    problems = list(verify_chain(progress=progress))
+    check.events = head.count if head else 0
+    check.problems = len(problems)
+    if problems:
+        first = problems[0]
+        where = f"event {first.event_id}: " if first.event_id else ""
+        check.first_problem = f"{where}{first.message}"[:1000]
+    check.finished = timezone.now()
+    with transaction.atomic():
+        check.save(update_fields=["events", "problems", "first_problem", "finished"])
+        record_event(
+            "core.audit.check",
+            target=check,
+            after={"events": check.events, "problems": check.problems, "daily": daily},
+        )
+    return check

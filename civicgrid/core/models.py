@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["AuditChainHead", "AuditEvent"]
+__all__ = ["AuditChainHead", "AuditCheck", "AuditEvent"]
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -69,3 +69,30 @@ class AuditChainHead(models.Model):
 
     def __str__(self):
         return f"audit chain head #{self.last_id}"
+
+
+class AuditCheck(models.Model):
+    """One walk of the hash chain: when, how many events, what was wrong.
+
+    ``tick`` makes one a day (``day`` is unique, so several nodes ticking at once check once);
+    ``civicgrid verify_audit`` adds one each time it is run (``day`` empty).
+    """
+
+    day = models.DateField(_("day"), null=True, blank=True, unique=True)
+    started = models.DateTimeField(_("started"))
+    finished = models.DateTimeField(_("finished"), null=True, blank=True)
+    events = models.BigIntegerField(_("events checked"), default=0)
+    problems = models.IntegerField(_("problems"), default=0)
+    first_problem = models.TextField(_("first problem"), blank=True)
+
+    class Meta:
+        verbose_name = _("audit chain check")
+        verbose_name_plural = _("audit chain checks")
+        ordering = ["-started", "-id"]
+
+    def __str__(self):
+        return f"{self.started:%Y-%m-%d %H:%M} · {self.events} · {self.problems}"
+
+    @property
+    def intact(self) -> bool:
+        return self.finished is not None and self.problems == 0

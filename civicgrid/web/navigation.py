@@ -28,6 +28,7 @@ NAV = (
     NavItem("cockpit", _("Cockpit"), "cases.view"),
     NavItem("league", _("League tables"), "cases.view"),
     NavItem("grid_list", _("Grids"), "regions.view"),
+    NavItem("audit_list", _("Audit trail"), "audit.view"),
     NavItem("profile", _("My roles")),
 )
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from civicgrid.web import views
+from civicgrid.web import audit, views
 
 urlpatterns = [
     path("", views.workbench, name="home"),
@@ -21,6 +21,9 @@ urlpatterns = [
     path("cases/export.<slug:fmt>", views.case_export, name="case_export"),
     path("cases/bulk/", views.case_bulk, name="case_bulk"),
     path("healthz", views.healthz, name="healthz"),
+    path("audit/", audit.audit_list, name="audit_list"),
+    path("audit/export.<slug:fmt>", audit.audit_export, name="audit_export"),
+    path("audit/<int:pk>/", audit.audit_detail, name="audit_detail"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("grids/", views.grid_list, name="grid_list"),

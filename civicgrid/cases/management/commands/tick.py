@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from civicgrid.cases.actions import do_remind_due_soon, do_supervise_overdue
 from civicgrid.cases.selectors import due_soon_cases, overdue_cases
+from civicgrid.core.audit import do_check_audit_chain
 from civicgrid.inspection.actions import do_generate_due_visits
 
 
@@ -23,18 +24,25 @@ def tick(now=None) -> dict[str, int]:
     )
     # Owe this period's key-group visits (B2); a no-op once the period's rows exist.
     due_visits = do_generate_due_visits(now=now)
-    return {"reminded": reminded, "supervised": supervised, "due_visits": due_visits}
+    # Walk the audit hash chain once a day (the first tick of the day on any node).
+    audit = do_check_audit_chain(now=now, daily=True)
+    return {
+        "reminded": reminded,
+        "supervised": supervised,
+        "due_visits": due_visits,
+        "audit_checked": int(audit is not None),
+    }
 
 
 class Command(BaseCommand):
     help = (
-        "Remind about cases due soon; supervise overdue ones; owe key-group visits "
-        "(run every minute)."
+        "Remind about cases due soon; supervise overdue ones; owe key-group visits; "
+        "check the audit chain once a day (run every minute)."
     )
 
     def handle(self, *args, **options):
         result = tick()
         self.stdout.write(
             f"reminded {result['reminded']}, supervised {result['supervised']}, "
-            f"due visits {result['due_visits']}"
+            f"due visits {result['due_visits']}, audit chain checked {result['audit_checked']}"
         )
