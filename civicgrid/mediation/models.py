@@ -596,7 +596,7 @@ class VisitorLog(models.Model):
         ordering = ["-visited_at", "-id"]
 
     def __str__(self):
-        return f"{self.visited_at:%Y-%m-%d %H:%M} · {self.name}"
+        return f"{timezone.localtime(self.visited_at):%Y-%m-%d %H:%M} · {self.name}"
 
 
 class CallLog(models.Model):
@@ -643,7 +643,7 @@ class CallLog(models.Model):
         ordering = ["-received_at", "-id"]
 
     def __str__(self):
-        return f"{self.received_at:%Y-%m-%d %H:%M} · {self.category}"
+        return f"{timezone.localtime(self.received_at):%Y-%m-%d %H:%M} · {self.category}"
 
     @property
     def open_step(self) -> str:
