@@ -100,12 +100,15 @@ def do_register_member(
     grid: Grid | None = None,
     platform: str = "",
     username: str,
-    password: str,
+    password: str = "",
+    password_hash: str = "",
 ) -> Member:
     """Register a co-governance member: a person (phone sealed), a login and the role.
 
     ``phone`` must already be proven by the caller (``people.actions.do_verify_phone_code``);
     the registration page does that. The member is active at once (see the module's text).
+    ``password_hash`` (a ready ``make_password`` hash, instead of ``password``) is for bulk
+    loading such as the demo, where hashing each password would take most of the time.
     """
     errors: dict[str, list[str]] = {}
     name = (name or "").strip()
@@ -136,10 +139,11 @@ def do_register_member(
         errors["phone"] = exc.messages
         sealed = None
     User = get_user_model()
-    try:
-        validate_password(password, User(username=username))
-    except ValidationError as exc:
-        errors["password"] = exc.messages
+    if not password_hash:
+        try:
+            validate_password(password, User(username=username))
+        except ValidationError as exc:
+            errors["password"] = exc.messages
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
@@ -149,7 +153,10 @@ def do_register_member(
             raise ValidationError({"phone": [_("This number is already registered.")]})
         if User.objects.filter(username__iexact=username).exists():
             raise ValidationError({"username": [_("This user name is taken.")]})
-        user = User.objects.create_user(username=username, password=password)
+        user = User.objects.create_user(username=username, password=password or None)
+        if password_hash:
+            user.password = password_hash
+            user.save(update_fields=["password"])
         person = Person.objects.create(
             user=user,
             name=name,
@@ -257,8 +264,11 @@ def on_case_action(sender, case, row, **kwargs):
 def _member_reporters(case, exclude_user_id=None) -> list[Member]:
     from civicgrid.cases.models import CaseReporter
 
+    # A merged duplicate's reporters have moved to the surviving case; they keep the code
+    # they reported under.
+    cases = [case.pk] + ([case.merged_into_id] if case.merged_into_id else [])
     users = CaseReporter.objects.filter(
-        original_case_code=case.code, user__isnull=False
+        case_id__in=cases, original_case_code=case.code, user__isnull=False
     ).values_list("user_id", flat=True)
     members = Member.objects.filter(user_id__in=users, state=Member.State.ACTIVE)
     if exclude_user_id is not None:
@@ -286,17 +296,20 @@ def _room(member: Member, rule: PointRule, moment: datetime) -> int:
     if rule.daily_cap is None and rule.monthly_cap is None:
         return room
     day_start, day_end, month_start, month_end = _local_bounds(moment)
-    awards = PointEntry.objects.filter(member=member, event=rule.event, reverses__isnull=True)
+    earned = PointEntry.objects.filter(
+        member=member,
+        event=rule.event,
+        reverses__isnull=True,
+        effective__gte=month_start,
+        effective__lt=month_end,
+    ).aggregate(
+        day=Sum("points", filter=Q(effective__gte=day_start, effective__lt=day_end)),
+        month=Sum("points"),
+    )
     if rule.daily_cap is not None:
-        earned = awards.filter(effective__gte=day_start, effective__lt=day_end).aggregate(
-            s=Sum("points")
-        )["s"]
-        room = min(room, rule.daily_cap - (earned or 0))
+        room = min(room, rule.daily_cap - (earned["day"] or 0))
     if rule.monthly_cap is not None:
-        earned = awards.filter(effective__gte=month_start, effective__lt=month_end).aggregate(
-            s=Sum("points")
-        )["s"]
-        room = min(room, rule.monthly_cap - (earned or 0))
+        room = min(room, rule.monthly_cap - (earned["month"] or 0))
     return max(0, room)
 
 
