@@ -1,5 +1,24 @@
 """This app's pages (they extend ``web/base.html``); included at the site root by civicgrid.urls."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from civicgrid.mediation import views
+
+urlpatterns = [
+    path("mediation/", views.dispute_list, name="mediation_list"),
+    path("mediation/new/", views.dispute_register, name="mediation_register"),
+    path("mediation/export.<slug:fmt>", views.dispute_export, name="mediation_export"),
+    path("mediation/statistics/", views.statistics_page, name="mediation_statistics"),
+    path(
+        "mediation/statistics/<slug:group>.<slug:fmt>",
+        views.statistics_export,
+        name="mediation_statistics_export",
+    ),
+    path("mediation/<str:code>/", views.dispute_detail, name="mediation_detail"),
+    path("mediation/<str:code>/act/<slug:action>/", views.dispute_act, name="mediation_act"),
+    path(
+        "mediation/<str:code>/agreement.docx",
+        views.agreement_download,
+        name="mediation_agreement",
+    ),
+]

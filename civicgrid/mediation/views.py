@@ -1,0 +1,350 @@
+"""Thin views of the mediation pages: parse input, call a selector or an action, render."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from civicgrid.cases.models import Case
+from civicgrid.core.scoping import scope_for
+from civicgrid.mediation import workflow
+from civicgrid.mediation.actions import do_register_dispute, may_act
+from civicgrid.mediation.documents import agreement_docx
+from civicgrid.mediation.forms import (
+    ACTION_FORMS,
+    DisputeFilterForm,
+    RegisterForm,
+    StatisticsForm,
+    form_for,
+)
+from civicgrid.mediation.models import DISPUTE_CATEGORIES, Agreement
+from civicgrid.mediation.rules import LEGAL_CLOCKS, RISK_RULES
+from civicgrid.mediation.selectors import (
+    STAT_GROUPS,
+    access_dispute,
+    disputes_visible_to,
+    filter_disputes,
+    referrals_by_channel,
+    statistics,
+)
+from civicgrid.mediation.workflow import InvalidTransition
+from civicgrid.regions.selectors import grids_visible_to
+from civicgrid.web.exports import EXPORT_FORMATS, export_response
+
+_CATEGORY_LABELS = dict(DISPUTE_CATEGORIES)
+
+
+def _filtered(request):
+    form = DisputeFilterForm(request.GET)
+    disputes = disputes_visible_to(request.user)
+    if form.is_valid():
+        d = form.cleaned_data
+        disputes = filter_disputes(
+            disputes,
+            state=d["state"],
+            category=d["category"],
+            risk=d["risk"],
+            overdue=d["overdue"],
+            q=d["q"],
+        )
+    else:
+        disputes = filter_disputes(disputes)
+    return form, disputes
+
+
+def _label_rows(rows):
+    for dispute in rows:
+        dispute.state_label = workflow.STATE_LABELS.get(dispute.state, dispute.state)
+    return rows
+
+
+@login_required
+def dispute_list(request):
+    form, disputes = _filtered(request)
+    page = Paginator(disputes, 50).get_page(request.GET.get("page"))
+    page.object_list = _label_rows(list(page.object_list))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "mediation/dispute_list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "can_register": scope_for(request.user).has("mediation.register"),
+        },
+    )
+
+
+@login_required
+def dispute_export(request, fmt):
+    if fmt not in EXPORT_FORMATS:
+        raise Http404
+    _form, disputes = _filtered(request)
+    header = [
+        _("dispute code"),
+        _("title"),
+        _("category"),
+        _("state"),
+        _("source"),
+        _("risk level"),
+        _("region code"),
+        _("route"),
+        _("organisation"),
+        _("registered"),
+        _("time limit"),
+        _("outcome"),
+        _("concluded"),
+    ]
+
+    def rows():
+        for d in disputes.iterator(chunk_size=1000):
+            yield [
+                d.code,
+                d.title,
+                str(_CATEGORY_LABELS.get(d.category, d.category)),
+                str(workflow.STATE_LABELS.get(d.state, d.state)),
+                d.get_source_display(),
+                d.get_risk_level_display(),
+                d.region_code,
+                d.get_route_display(),
+                d.org.name if d.org_id else "",
+                d.created,
+                d.deadline,
+                d.get_outcome_display(),
+                d.concluded_at,
+            ]
+
+    return export_response("disputes", [str(h) for h in header], rows(), fmt)
+
+
+@login_required
+def dispute_register(request):
+    """登记: the reception-hall window registers a dispute from any source."""
+    if not scope_for(request.user).has("mediation.register"):
+        raise PermissionDenied
+    grids = grids_visible_to(request.user, "mediation.register").order_by("code")
+    form = RegisterForm(request.POST or None, grids=grids)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        case = None
+        if d["case_code"]:
+            case = Case.objects.filter(code=d["case_code"].strip()).first()
+            if case is None:
+                form.add_error("case_code", _("No case has this code."))
+        if not form.errors:
+            try:
+                dispute = do_register_dispute(
+                    actor=request.user,
+                    title=d["title"],
+                    description=d["description"],
+                    category=d["category"],
+                    source=d["source"],
+                    parties=form.parties(),
+                    amount=d["amount"],
+                    people_involved=d["people_involved"],
+                    scale=d["scale"],
+                    threats=d["threats"],
+                    petitions=d["petitions"],
+                    occurred_on=d["occurred_on"],
+                    address=d["address"],
+                    lat=d["lat"],
+                    lng=d["lng"],
+                    grid=d["grid"],
+                    source_case=case,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            except PermissionDenied as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request, _("Dispute %(code)s registered.") % {"code": dispute.code}
+                )
+                if dispute.related_open_id:
+                    messages.warning(
+                        request,
+                        _("The same parties have an open dispute: %(code)s.")
+                        % {"code": dispute.related_open.code},
+                    )
+                return redirect("mediation_detail", code=dispute.code)
+    return render(request, "mediation/register.html", {"form": form})
+
+
+def _action_forms(user, dispute):
+    return [
+        {
+            "action": action,
+            "label": workflow.ACTION_LABELS[action],
+            "form": form_for(action, dispute, user),
+        }
+        for action in workflow.allowed_actions(dispute.state)
+        if action in ACTION_FORMS and may_act(user, dispute, action)
+    ]
+
+
+@login_required
+def dispute_detail(request, code):
+    dispute = access_dispute(request.user, code)
+    rules = {r.key: r for r in RISK_RULES}
+    handoffs = list(dispute.handoffs.all())
+    for h in handoffs:
+        h.clock = LEGAL_CLOCKS[h.channel][1]
+    context = {
+        "dispute": dispute,
+        "state_label": workflow.STATE_LABELS.get(dispute.state, dispute.state),
+        "category_label": _CATEGORY_LABELS.get(dispute.category, dispute.category),
+        "parties": dispute.parties.all(),
+        "risk_rules": [rules[key] for key in dispute.risk_reasons if key in rules],
+        "assignments": dispute.assignments.select_related("mediator"),
+        "sessions": dispute.sessions.prefetch_related("mediators"),
+        "agreement": Agreement.objects.filter(dispute=dispute).first(),
+        "confirmation": getattr(dispute, "confirmation", None),
+        "performances": dispute.performances.all(),
+        "handoffs": handoffs,
+        "follow_ups": dispute.follow_ups.all(),
+        "timeline": [
+            (e, workflow.ACTION_LABELS.get(e.action, e.action)) for e in dispute.events.all()
+        ],
+        "action_forms": _action_forms(request.user, dispute),
+        "related_visible": (
+            dispute.related_open_id
+            and disputes_visible_to(request.user).filter(pk=dispute.related_open_id).exists()
+        ),
+    }
+    return render(request, "mediation/dispute_detail.html", context)
+
+
+@login_required
+@require_POST
+def dispute_act(request, code, action):
+    if action not in ACTION_FORMS:
+        raise Http404
+    dispute = access_dispute(request.user, code)
+    form = form_for(action, dispute, request.user, request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            for error in errors:
+                messages.error(request, f"{label}: {error}" if label else error)
+        return redirect("mediation_detail", code=dispute.code)
+    try:
+        form.perform()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except (PermissionDenied, InvalidTransition) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, _("Done: %(action)s.") % {"action": workflow.ACTION_LABELS[action]}
+        )
+    return redirect("mediation_detail", code=dispute.code)
+
+
+@login_required
+def agreement_download(request, code):
+    dispute = access_dispute(request.user, code)
+    if not Agreement.objects.filter(dispute=dispute).exists():
+        raise Http404
+    response = HttpResponse(
+        agreement_docx(dispute),
+        content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    )
+    response["Content-Disposition"] = f'attachment; filename="agreement-{dispute.code}.docx"'
+    return response
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def _stat_columns():
+    return [
+        ("label", _("name")),
+        ("intake", _("intake")),
+        ("concluded", _("concluded")),
+        ("successful", _("agreements")),
+        ("success_rate", _("success rate (%)")),
+        ("mean_days", _("mean days to outcome")),
+        ("performed", _("agreements performed")),
+        ("confirmed", _("judicial confirmations")),
+        ("referred", _("handed to legal channels")),
+    ]
+
+
+def _period(request):
+    form = StatisticsForm(request.GET or None)
+    today = timezone.localdate()
+    start, end = today - timedelta(days=365), today
+    if form.is_valid():
+        start = form.cleaned_data["start"] or start
+        end = form.cleaned_data["end"] or end
+    zone = timezone.get_current_timezone()
+    since = datetime.combine(start, time.min, tzinfo=zone)
+    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
+    return form, start, end, since, until
+
+
+@login_required
+def statistics_page(request):
+    """F6: intake, success rate, time to outcome, performance, confirmations, referrals."""
+    if not scope_for(request.user).has("mediation.view") and not scope_for(request.user).has(
+        "mediation.mediate"
+    ):
+        raise PermissionDenied
+    form, start, end, since, until = _period(request)
+    columns = _stat_columns()
+    titles = {
+        "town": _("Per township"),
+        "org": _("Per organisation"),
+        "mediator": _("Per mediator"),
+        "category": _("Per category"),
+        "route": _("Per route"),
+    }
+    tables = [
+        {
+            "key": group,
+            "title": titles[group],
+            "columns": [label for _f, label in columns],
+            "rows": [
+                [row[f] for f, _l in columns]
+                for row in statistics(request.user, since, until, group)
+            ],
+        }
+        for group in STAT_GROUPS
+    ]
+    return render(
+        request,
+        "mediation/statistics.html",
+        {
+            "form": form,
+            "start": start,
+            "end": end,
+            "query": request.GET.urlencode(),
+            "tables": tables,
+            "referrals": referrals_by_channel(request.user, since, until),
+        },
+    )
+
+
+@login_required
+def statistics_export(request, group, fmt):
+    if group not in STAT_GROUPS or fmt not in EXPORT_FORMATS:
+        raise Http404
+    _form, start, end, since, until = _period(request)
+    columns = _stat_columns()
+    rows = ([row[f] for f, _l in columns] for row in statistics(request.user, since, until, group))
+    return export_response(
+        f"mediation-{group}-{start}-{end}", [str(label) for _f, label in columns], rows, fmt
+    )
