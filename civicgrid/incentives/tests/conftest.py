@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from civicgrid.cases import actions as CA
-from civicgrid.cases.tests.conftest import at, jpeg, world  # noqa: F401
+from civicgrid.cases.tests.conftest import SHANGHAI, at, jpeg, world  # noqa: F401
 from civicgrid.incentives import actions as A
 
 LIZHOU = "330281001"
