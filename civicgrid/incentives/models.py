@@ -193,6 +193,11 @@ class NominationStep(models.Model):
     def __str__(self):
         return f"{self.nomination_id} {self.action}"
 
+    def get_action_label(self):
+        from civicgrid.incentives.workflow import ACTION_LABELS
+
+        return ACTION_LABELS.get(self.action, self.action)
+
 
 class LedgerIsAppendOnly(Exception):
     """Reward entries are never changed or removed; a reversal is a new entry."""

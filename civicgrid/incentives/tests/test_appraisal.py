@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from civicgrid.cases import actions as CA
+from civicgrid.core.errors import ActionRefused
 from civicgrid.incentives import actions as A
 from civicgrid.incentives import appraisal
 from civicgrid.inspection.models import DueVisit, Visit, VisitRule
@@ -135,7 +136,7 @@ def test_league_tables_by_township_and_village(may, world):
 
 def test_weights_are_configurable(may, world):
     a, _b = may
-    with pytest.raises(Exception):
+    with pytest.raises(ActionRefused):
         A.do_set_indicator_weight("high_value", weight=20, actor=world.p.lizhou)
     A.do_set_indicator_weight("high_value", weight=20, actor=world.p.county)
     A.do_set_indicator_weight("overdue", weight=-3, active=False, actor=world.p.county)

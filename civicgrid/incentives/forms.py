@@ -1,0 +1,88 @@
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from civicgrid.incentives.models import Criterion, RewardTier
+
+
+class TierChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, tier):
+        return f"{tier.get_criterion_display()} · ¥{tier.amount_min}–{tier.amount_max}"
+
+
+class NominationForm(forms.Form):
+    code = forms.CharField(label=_("Case code"), max_length=24)
+    tier = TierChoiceField(label=_("Tier"), queryset=RewardTier.objects.none())
+    amount = forms.IntegerField(label=_("Amount (yuan)"), min_value=1, max_value=1_000_000)
+    evidence = forms.CharField(
+        label=_("Outcome evidence"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=4000,
+        help_text=_(
+            "What the report led to: the hazard removed, the loss avoided, the case solved."
+        ),
+    )
+
+    def __init__(self, *args, tiers=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tier"].queryset = tiers if tiers is not None else RewardTier.objects.none()
+
+
+class DecisionForm(forms.Form):
+    do = forms.ChoiceField(
+        choices=[
+            ("review", "review"),
+            ("approve", "approve"),
+            ("refuse", "refuse"),
+            ("revoke", "revoke"),
+        ]
+    )
+    text = forms.CharField(required=False, max_length=2000)
+    amount = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
+    version = forms.IntegerField(required=False, min_value=1)
+
+
+class WriteUpForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=120)
+    summary = forms.CharField(label=_("Summary"), widget=forms.Textarea(attrs={"rows": 3}))
+    found = forms.CharField(label=_("What was found"), widget=forms.Textarea(attrs={"rows": 4}))
+    handled = forms.CharField(
+        label=_("How it was handled"), widget=forms.Textarea(attrs={"rows": 4})
+    )
+    lessons = forms.CharField(label=_("Lessons"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class LibraryFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=60)
+    criterion = forms.ChoiceField(
+        label=_("Criterion"), required=False, choices=[("", "—"), *Criterion.choices]
+    )
+    category = forms.ChoiceField(label=_("Category"), required=False, choices=[("", "—")])
+    town = forms.ChoiceField(label=_("Township"), required=False, choices=[("", "—")])
+    year = forms.IntegerField(label=_("Year"), required=False, min_value=2000, max_value=2100)
+
+    def __init__(self, *args, towns=(), categories=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["town"].choices = [("", "—"), *towns]
+        self.fields["category"].choices = [("", "—"), *categories]
+
+
+class PeriodForm(forms.Form):
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100, required=False)
+    month = forms.IntegerField(
+        label=_("Month (empty = whole year)"), min_value=1, max_value=12, required=False
+    )
+    area = forms.ChoiceField(label=_("Area"), required=False, choices=[("", "—")])
+
+    def __init__(self, *args, areas=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["area"].choices = [("", "—"), *areas]
+
+    def choice(self):
+        today = timezone.localdate()
+        if not self.is_valid():
+            return today.year, today.month, ""
+        data = self.cleaned_data
+        if data["year"] is None:
+            return today.year, (data["month"] or today.month), data["area"] or ""
+        return data["year"], data["month"], data["area"] or ""

@@ -1,0 +1,170 @@
+"""The pages over HTTP: nominate, queues, decide, my rewards, library, appraisal, exports."""
+
+import io
+
+import docx
+import pytest
+from django.urls import reverse
+
+from civicgrid.incentives import actions as A
+from civicgrid.incentives.models import Nomination, RewardEntry
+
+from .test_library import TEXT
+
+
+def test_nominate_review_approve_over_http(rewards, client):
+    p = rewards.p
+    case = rewards.closed_case()
+    client.force_login(p.grid1)
+    url = reverse("incentives_nominate")
+    page = client.get(url, {"code": case.code})
+    assert page.status_code == 200 and case.code in page.content.decode()
+    bad = client.post(
+        url, {"code": case.code, "tier": rewards.tier().pk, "amount": 5, "evidence": "x"}
+    )
+    assert bad.status_code == 200 and "between 200 and 1000" in bad.content.decode()
+    missing = client.post(
+        url, {"code": "NOPE", "tier": rewards.tier().pk, "amount": 300, "evidence": "x"}
+    )
+    assert "No case with this code" in missing.content.decode()
+    done = client.post(
+        url, {"code": case.code, "tier": rewards.tier().pk, "amount": 300, "evidence": "消除隐患"}
+    )
+    n = Nomination.objects.get(case=case)
+    assert done.status_code == 302 and done["Location"] == reverse(
+        "incentives_nomination", args=[n.pk]
+    )
+
+    client.force_login(p.lizhou)
+    queue = client.get(reverse("incentives_queue", args=["review"]))
+    assert case.code in queue.content.decode()
+    assert (
+        case.code not in client.get(reverse("incentives_queue", args=["approval"])).content.decode()
+    )
+    detail = reverse("incentives_nomination", args=[n.pk])
+    client.post(detail, {"do": "review", "version": n.version, "text": "属实"})
+    n.refresh_from_db()
+    assert n.state == "reviewed"
+
+    client.force_login(p.county)
+    assert case.code in client.get(reverse("incentives_queue", args=["approval"])).content.decode()
+    client.post(detail, {"do": "approve", "amount": 99999, "version": n.version})
+    n.refresh_from_db()
+    assert n.state == "reviewed"  # the amount was out of range: refused with a message
+    client.post(detail, {"do": "approve", "amount": 400, "version": n.version})
+    n.refresh_from_db()
+    assert n.state == "approved" and RewardEntry.objects.get(nomination=n).amount == 400
+
+    client.force_login(p.grid1)
+    mine = client.get(reverse("incentives_my_rewards"))
+    assert case.code in mine.content.decode() and "400" in mine.content.decode()
+    csv = client.get(reverse("incentives_my_rewards_export", args=["csv"]))
+    assert case.code in b"".join(csv.streaming_content).decode()
+
+
+def test_a_refusal_without_reason_is_shown_not_a_500(rewards, client):
+    n = rewards.nominate()
+    client.force_login(rewards.p.lizhou)
+    response = client.post(
+        reverse("incentives_nomination", args=[n.pk]), {"do": "refuse", "text": ""}, follow=True
+    )
+    assert response.status_code == 200 and "Say why" in response.content.decode()
+    assert Nomination.objects.get(pk=n.pk).state == "nominated"
+    assert (
+        client.post(reverse("incentives_nomination", args=[n.pk]), {"do": "nonsense"}).status_code
+        == 302
+    )
+
+
+def test_bad_ids_and_outsiders_get_404(rewards, client):
+    n = rewards.nominate()
+    client.force_login(rewards.p.outsider)
+    assert client.get(reverse("incentives_nomination", args=[n.pk])).status_code == 404
+    assert client.get(reverse("incentives_nomination", args=[999999])).status_code == 404
+    assert client.get(reverse("incentives_queue", args=["nonsense"])).status_code == 404
+    assert client.get(reverse("incentives_appraisal")).status_code == 404
+    client.logout()
+    assert client.get(reverse("incentives_library")).status_code == 302
+
+
+def test_queue_exports(rewards, client):
+    n = rewards.nominate()
+    client.force_login(rewards.p.lizhou)
+    csv = client.get(reverse("incentives_queue_export", args=["review", "csv"]))
+    assert n.case.code in b"".join(csv.streaming_content).decode()
+    xlsx = client.get(reverse("incentives_queue_export", args=["review", "xlsx"]))
+    assert xlsx.status_code == 200 and xlsx["Content-Type"].startswith("application/vnd")
+
+
+def test_write_up_publish_search_and_word_export(rewards, client):
+    p = rewards.p
+    n = rewards.approved()
+    client.force_login(p.lizhou)
+    url = reverse("incentives_write_up", args=[n.pk])
+    leak = client.post(url, {**TEXT, "summary": "联系电话13905741234"})
+    assert "Remove personal data" in leak.content.decode()
+    saved = client.post(url, TEXT)
+    assert saved.status_code == 302
+    typical = n.typical_case
+    client.force_login(p.county)
+    client.post(reverse("incentives_publish_typical_case", args=[typical.pk]))
+    typical.refresh_from_db()
+    assert typical.state == "published"
+    client.force_login(p.grid2)
+    library = reverse("incentives_library")
+    found = client.get(library, {"q": "液化气", "town": "330281001", "year": typical.year})
+    assert TEXT["title"] in found.content.decode()
+    assert TEXT["title"] not in client.get(library, {"year": 2001}).content.decode()
+    assert client.get(library, {"year": "abc"}).status_code == 200
+    word = client.get(reverse("incentives_library_export", args=["docx"]), {"q": "液化气"})
+    text = "\n".join(par.text for par in docx.Document(io.BytesIO(word.content)).paragraphs)
+    assert TEXT["title"] in text and TEXT["lessons"] in text
+    assert client.get(reverse("incentives_typical_case", args=[typical.pk])).status_code == 200
+    client.force_login(p.outsider)
+    assert client.get(reverse("incentives_typical_case", args=[typical.pk])).status_code == 404
+
+
+def test_appraisal_pages_for_leaders_and_the_worker(rewards, client):
+    p = rewards.p
+    rewards.approved()
+    client.force_login(p.lizhou)
+    page = client.get(reverse("incentives_appraisal"))
+    body = page.content.decode()
+    from civicgrid.people.models import Person
+
+    assert page.status_code == 200
+    assert Person.objects.get(user=p.grid1).name in body
+    assert Person.objects.get(user=p.grid2).name not in body  # another township's worker
+    assert client.get(reverse("incentives_appraisal"), {"month": "13"}).status_code == 200
+    for fmt in ("csv", "xlsx"):
+        assert client.get(reverse("incentives_appraisal_export", args=[fmt])).status_code == 200
+        assert (
+            client.get(reverse("incentives_league_export", args=["town", fmt])).status_code == 200
+        )
+    assert client.get(reverse("incentives_appraisal_worker", args=[p.grid1.pk])).status_code == 200
+    assert client.get(reverse("incentives_appraisal_worker", args=[p.grid2.pk])).status_code == 404
+    client.force_login(p.grid1)
+    mine = client.get(reverse("incentives_appraisal_worker", args=[p.grid1.pk]), {"year": "x"})
+    assert mine.status_code == 200
+    assert client.get(reverse("incentives_appraisal_worker", args=[p.grid2.pk])).status_code == 404
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_pages_render_in_both_languages(rewards, client, language):
+    p = rewards.p
+    n = rewards.approved()
+    A.do_publish_typical_case(A.do_write_typical_case(n, actor=p.lizhou, **TEXT), actor=p.county)
+    client.force_login(p.county)
+    client.cookies["django_language"] = language
+    for name, args in [
+        ("incentives_nominate", []),
+        ("incentives_queue", ["review"]),
+        ("incentives_queue", ["approval"]),
+        ("incentives_nomination", [n.pk]),
+        ("incentives_my_rewards", []),
+        ("incentives_library", []),
+        ("incentives_appraisal", []),
+        ("incentives_scheme", []),
+    ]:
+        response = client.get(reverse(name, args=args))
+        assert response.status_code == 200, name
