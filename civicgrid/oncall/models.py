@@ -9,6 +9,7 @@ timeline gets a row when the person is summoned, arrives and finishes.
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civicgrid.cases.models import Case
 from civicgrid.oncall import workflow
@@ -34,8 +35,8 @@ class StaffPosting(models.Model):
     )
     region_code = models.CharField(_("region code"), max_length=18, db_index=True)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    starts_on = models.DateField(_("from"))
-    ends_on = models.DateField(_("until"), null=True, blank=True)
+    starts_on = models.DateField(pgettext_lazy("posting", "from"))
+    ends_on = models.DateField(pgettext_lazy("posting", "until"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
     created = models.DateTimeField(_("created"))
     created_by = models.ForeignKey(
@@ -84,12 +85,14 @@ class Summons(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     unit_code = models.CharField(_("summoning unit"), max_length=18)
-    sent_at = models.DateTimeField(_("sent"), db_index=True)
-    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
-    declined_at = models.DateTimeField(_("declined"), null=True, blank=True)
-    arrived_at = models.DateTimeField(_("arrived"), null=True, blank=True)
-    done_at = models.DateTimeField(_("done"), null=True, blank=True)
-    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+    sent_at = models.DateTimeField(pgettext_lazy("summons", "sent"), db_index=True)
+    accepted_at = models.DateTimeField(pgettext_lazy("summons", "accepted"), null=True, blank=True)
+    declined_at = models.DateTimeField(pgettext_lazy("summons", "declined"), null=True, blank=True)
+    arrived_at = models.DateTimeField(pgettext_lazy("summons", "arrived"), null=True, blank=True)
+    done_at = models.DateTimeField(pgettext_lazy("summons", "done"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(
+        pgettext_lazy("summons", "cancelled"), null=True, blank=True
+    )
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     work_notes = models.TextField(_("work record"), blank=True)
 

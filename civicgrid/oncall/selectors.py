@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civicgrid.core.scoping import can, restrict
 from civicgrid.oncall import workflow
@@ -148,12 +149,12 @@ GROUPINGS = {
 
 STAT_COLUMNS = [
     ("name", _("Name")),
-    ("sent", _("Sent")),
-    ("accepted", _("Accepted")),
-    ("declined", _("Declined")),
-    ("cancelled", _("Cancelled")),
-    ("arrived", _("Arrived")),
-    ("done", _("Done")),
+    ("sent", pgettext_lazy("summons", "Sent")),
+    ("accepted", pgettext_lazy("summons", "Accepted")),
+    ("declined", pgettext_lazy("summons", "Declined")),
+    ("cancelled", pgettext_lazy("summons", "Cancelled")),
+    ("arrived", pgettext_lazy("summons", "Arrived")),
+    ("done", pgettext_lazy("summons", "Done")),
     ("acceptance_rate", _("Acceptance rate %")),
     ("accept_median", _("Minutes to accept (median)")),
     ("accept_p90", _("Minutes to accept (p90)")),

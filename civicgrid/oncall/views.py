@@ -8,6 +8,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from civicgrid.cases.selectors import access_case
@@ -324,11 +325,11 @@ def summonses_export(request, fmt):
         _("Department"),
         _("Staff member"),
         _("State"),
-        _("Sent"),
-        _("Accepted"),
-        _("Declined"),
-        _("Arrived"),
-        _("Done"),
+        pgettext("summons", "Sent"),
+        pgettext("summons", "Accepted"),
+        pgettext("summons", "Declined"),
+        pgettext("summons", "Arrived"),
+        pgettext("summons", "Done"),
         _("Minutes to accept"),
         _("Minutes to arrive"),
         _("Reason"),

@@ -7,6 +7,7 @@ summoned) or ``room`` (whoever acts for the unit that owns the case: the command
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civicgrid.core.errors import ActionRefused
 
@@ -38,12 +39,21 @@ STATE_LABELS = {
 }
 
 ACTION_LABELS = {
-    "summon": _("Summon"),
-    "accept": _("Accept"),
-    "decline": _("Decline"),
+    "summon": pgettext_lazy("summons", "Summon"),
+    "accept": pgettext_lazy("summons", "Accept"),
+    "decline": pgettext_lazy("summons", "Decline"),
     "arrive": _("Arrived"),
     "finish": _("Work done"),
-    "cancel": _("Cancel"),
+    "cancel": pgettext_lazy("summons", "Cancel"),
+}
+
+
+# The rows this app writes on a case's timeline (labelled by ``cases.workflow.ACTION_LABELS``;
+# repeated here so that this app's catalogue carries their translations).
+TIMELINE_LABELS = {
+    "summon": _("On-call staff summoned"),
+    "summon_arrived": _("On-call staff arrived"),
+    "summon_done": _("On-call staff finished"),
 }
 
 

@@ -161,10 +161,28 @@ def test_statistics_page_and_exports(oncall, world, login):
     assert summons.case.code not in b"".join(other.streaming_content).decode("utf-8-sig")
 
 
-def test_pages_in_chinese(oncall, login):
+def test_pages_in_chinese(oncall, world, login):
+    from django.utils import translation
+
+    staff = oncall.staff("oc-police")
+    case = oncall.case()
+    A.do_summon(case, oncall.post(staff), actor=oncall.room)
     client = login(oncall.room)
-    client.cookies["django_language"] = "zh-hans"
-    for name in ("oncall_postings", "oncall_stats", "oncall_mine"):
-        html = client.get(reverse(name), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
-        assert "导出" in html or "暂无" in html or "召" in html, name
-        assert "Nothing here" not in html and "Export CSV" not in html
+    pages = {
+        reverse("oncall_postings") + f"?area={world.grid.code}": ["部门力量下沉网格", "随叫随驻"],
+        reverse("oncall_stats") + "?by=town": ["呼叫统计", "接单率", "梨洲街道"],
+    }
+    for url, words in pages.items():
+        html = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+        for word in words:
+            assert word in html, (url, word)
+        for english in ("Department staff", "Summons statistics", "Acceptance rate", "Export"):
+            assert english not in html, (url, english)
+    mine = login(staff).get(reverse("oncall_mine"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "我的呼叫" in mine and "接单" in mine and "Accept" not in mine
+    with translation.override("zh-hans"):
+        panel = _panel(oncall.room, case)
+        assert "随叫随驻部门力量" in panel and "已呼叫，待应答" in panel and "Summon" not in panel
+        from civicgrid.cases.workflow import ACTION_LABELS
+
+        assert str(ACTION_LABELS["summon_done"]) == "部门人员处置完成"
