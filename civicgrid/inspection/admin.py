@@ -1,12 +1,17 @@
-"""Admin pages: visit rules and overrides are changed through actions; visits are read-only."""
+"""Admin pages: visit rules and overrides are changed through actions; visits and walks are
+read-only."""
 
 from django.contrib import admin
 
 from civicgrid.core.admin import ScopedAdmin
 from civicgrid.core.scoping import scope_for
 from civicgrid.inspection.actions import do_set_visit_override, do_update_visit_rule
-from civicgrid.inspection.models import DueVisit, Visit, VisitOverride, VisitRule
-from civicgrid.inspection.selectors import due_visits_visible_to, visits_visible_to
+from civicgrid.inspection.models import DueVisit, Patrol, Visit, VisitOverride, VisitRule
+from civicgrid.inspection.selectors import (
+    due_visits_visible_to,
+    patrols_visible_to,
+    visits_visible_to,
+)
 
 
 @admin.register(VisitRule)
@@ -91,3 +96,16 @@ class VisitAdmin(ScopedAdmin):
 
     def scoped_queryset(self, request):
         return visits_visible_to(request.user)
+
+
+@admin.register(Patrol)
+class PatrolAdmin(ScopedAdmin):
+    """Walks are recorded on their page (``do_record_patrol``); here they are read."""
+
+    view_permission = "people.view"
+    list_display = ["grid", "worker", "started_at", "ended_at", "length_m"]
+    list_select_related = ["grid", "worker"]
+    date_hierarchy = "started_at"
+
+    def scoped_queryset(self, request):
+        return patrols_visible_to(request.user)

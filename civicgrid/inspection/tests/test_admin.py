@@ -27,3 +27,21 @@ def test_the_county_changes_a_rule_in_the_admin_and_a_township_cannot(world, log
     login(world.p.county).post(url, form)
     rule = VisitRule.objects.get(pk=world.rule.pk)
     assert (rule.cadence, rule.checklist) == ("monthly", ["门窗"])
+
+
+def test_the_admin_lists_walks_in_scope(world, login, at):
+    from datetime import datetime
+
+    from civicgrid.inspection.actions import do_record_patrol
+
+    from .conftest import SHANGHAI
+
+    at(2025, 10, 10, 12)
+    do_record_patrol(
+        world.grid, actor=world.p.grid1, started_at=datetime(2025, 10, 10, 9, tzinfo=SHANGHAI)
+    )
+    own = login(world.p.lizhou).get("/admin/inspection/patrol/").content.decode()
+    assert world.grid.name in own
+    other = login(world.p.fengshan).get("/admin/inspection/patrol/").content.decode()
+    assert world.grid.name not in other
+    assert "/admin/inspection/patrol/add/" not in other

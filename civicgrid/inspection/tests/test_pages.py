@@ -355,3 +355,52 @@ def test_chinese_pages_show_no_english_words(world, walked):
         reverse("visit_record", args=[person.pk]), {"outcome": "?", "found_problem": "on"}
     )
     assert not english_words(response.content.decode(), data)
+
+
+def _more_residents(world, n):
+    for i in range(n):
+        world.resident(f"添{i}")
+
+
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("visit_due_list", {}),
+        ("visit_compliance_table", {"table": "overdue"}),
+        ("visit_compliance_table", {"table": "never"}),
+        ("visit_compliance", {}),
+        ("visit_compliance_table", {"table": "coverage"}),
+        ("patrol_list", {}),
+    ],
+)
+def test_pages_take_the_same_queries_for_more_rows(world, walked, at, name, args):
+    """No query per row: ten more residents owed (and overdue) cost no more queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def rows(response):
+        return len(response.context.get("rows") or response.context.get("items") or [])
+
+    url = reverse(name, kwargs=args)
+    client = _client(world.p.lizhou)
+    client.get(url)
+    with CaptureQueriesContext(connection) as before:
+        first = client.get(url)
+    _more_residents(world, 10)
+    do_generate_due_visits(now=at(2025, 10, 20, 9))
+    do_record_patrol(
+        world.grid,
+        actor=world.p.grid1,
+        started_at=datetime(2025, 10, 20, 8, tzinfo=SHANGHAI),
+        houses=walked["houses"][2:],
+    )
+    at(2025, 10, 25, 9)  # Saturday: this week's visits, due Friday, are overdue
+    client = _client(world.p.lizhou)  # a new session at the new time
+    client.get(url)
+    with CaptureQueriesContext(connection) as after:
+        second = client.get(url)
+    assert first.status_code == second.status_code == 200
+    if name in {"visit_due_list", "visit_compliance_table"} and args.get("table") != "coverage":
+        assert rows(second) >= rows(first) + 10
+    assert len(after) <= len(before) + 1, [q["sql"][:120] for q in after.captured_queries]
+    assert len(after) <= 16
