@@ -168,3 +168,29 @@ def test_pages_render_in_both_languages(rewards, client, language):
     ]:
         response = client.get(reverse(name, args=args))
         assert response.status_code == 200, name
+
+
+def test_chinese_pages_show_no_english_words(rewards, client):
+    import re
+
+    p = rewards.p
+    n = rewards.approved()
+    A.do_publish_typical_case(A.do_write_typical_case(n, actor=p.lizhou, **TEXT), actor=p.county)
+    client.force_login(p.county)
+    client.cookies["django_language"] = "zh-hans"
+    allowed = {"CSV", "Excel", "Word", "civicgrid", "county", "lizhou", "grid"}  # + usernames
+    for name, args in [
+        ("incentives_nominate", []),
+        ("incentives_queue", ["approval"]),
+        ("incentives_nomination", [n.pk]),
+        ("incentives_library", []),
+        ("incentives_typical_case", [n.typical_case.pk]),
+        ("incentives_appraisal", []),
+        ("incentives_appraisal_worker", [p.grid1.pk]),
+        ("incentives_scheme", []),
+    ]:
+        html = client.get(reverse(name, args=args)).content.decode()
+        main = html.split('<main id="main">', 1)[1]
+        text = re.sub(r"<[^>]+>", " ", main)
+        words = set(re.findall(r"[A-Za-z]{3,}", text)) - allowed
+        assert not words, (name, sorted(words))
