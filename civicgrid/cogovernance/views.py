@@ -2,6 +2,7 @@
 
 import time
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -114,7 +115,7 @@ def register(request):
         form.add_error(None, str(exc))
         return render(request, "cogovernance/register.html", context)
     request.session.pop(SESSION_KEY, None)
-    login(request, member.user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, member.user, backend=settings.AUTHENTICATION_BACKENDS[0])
     messages.success(
         request,
         _("Welcome! You are registered as user %(username)s and can report problems now.")

@@ -64,3 +64,15 @@ class CoGov:
 @pytest.fixture
 def cg(world):  # noqa: F811
     return CoGov(world)
+
+
+@pytest.fixture
+def login(client):
+    """Log ``user`` in on the test client, pages in English (tests read English)."""
+
+    def _login(user):
+        client.force_login(user)
+        client.cookies["django_language"] = "en"
+        return client
+
+    return _login
