@@ -281,6 +281,8 @@ def do_create_campaign_from_warning(
     end: date,
     description: str = "",
     source,
+    target_types=(),
+    checklist=(),
 ) -> Campaign:
     """Turn an early warning of the analysis end into a campaign (in draft, to be completed
     with targets and a checklist and started by its organiser). ``source`` names the warning
@@ -301,6 +303,8 @@ def do_create_campaign_from_warning(
         region_codes=region_codes,
         description=description,
         source=source,
+        target_types=target_types,
+        checklist=checklist,
     )
 
 
@@ -605,7 +609,6 @@ def do_record_check(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        target = CampaignTarget.objects.select_for_update().get(pk=target.pk)
         check = CampaignCheck(
             target=target,
             campaign=campaign,
@@ -635,9 +638,11 @@ def do_record_check(
                 urgent=bool(urgent),
             )
         check.save()
-        if target.state != CampaignTarget.State.CHECKED:
-            target.state = CampaignTarget.State.CHECKED
-            target.save(update_fields=["state"])
+        # A conditional update: two checks of one target at once both leave it "checked".
+        CampaignTarget.objects.filter(pk=target.pk, state=CampaignTarget.State.PENDING).update(
+            state=CampaignTarget.State.CHECKED
+        )
+        target.state = CampaignTarget.State.CHECKED
         record_event(
             "campaigns.check.record",
             actor=actor,
