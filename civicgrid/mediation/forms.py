@@ -100,8 +100,8 @@ class DisputeFilterForm(forms.Form):
 
 
 class StatisticsForm(forms.Form):
-    start = forms.DateField(label=_("from"), required=False, widget=DATE)
-    end = forms.DateField(label=_("to"), required=False, widget=DATE)
+    start = forms.DateField(label=_("start date"), required=False, widget=DATE)
+    end = forms.DateField(label=_("end date"), required=False, widget=DATE)
 
     def clean(self):
         data = super().clean()
@@ -191,9 +191,9 @@ class ReferForm(_Base):
 
 class SessionForm(_Base):
     held_at = forms.DateTimeField(label=_("held at"), widget=DATETIME)
-    place = forms.CharField(label=_("place"), max_length=100)
+    place = forms.CharField(label=_("venue"), max_length=100)
     attendees = forms.CharField(label=_("attendees"), widget=TEXT, required=False, max_length=4000)
-    notes = forms.CharField(label=_("notes"), widget=TEXT, required=False, max_length=4000)
+    notes = forms.CharField(label=_("session record"), widget=TEXT, required=False, max_length=4000)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -56,7 +56,7 @@ DISPUTE_CATEGORIES = [
     ("15", _("Property management")),
     ("16", _("Intellectual property")),
     ("17", _("Internet")),
-    ("99", _("Other")),
+    ("99", _("Other disputes")),
 ]
 
 
@@ -262,8 +262,10 @@ class Dispute(models.Model):
     )
     deadline = models.DateTimeField(_("time limit"), null=True, blank=True, db_index=True)
     extension_days = models.PositiveIntegerField(_("extension (days)"), default=0)
-    outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices, blank=True)
-    outcome_note = models.TextField(_("outcome"), blank=True)
+    outcome = models.CharField(
+        _("mediation outcome"), max_length=12, choices=Outcome.choices, blank=True
+    )
+    outcome_note = models.TextField(_("outcome note"), blank=True)
     concluded_at = models.DateTimeField(_("concluded"), null=True, blank=True)
     satisfaction = models.CharField(
         _("satisfaction"), max_length=20, choices=Satisfaction.choices, blank=True
@@ -324,7 +326,7 @@ class Party(models.Model):
         ORGANISATION = "organisation", _("Other organisation")
 
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="parties")
-    role = models.CharField(_("role"), max_length=12, choices=Role.choices)
+    role = models.CharField(_("party role"), max_length=12, choices=Role.choices)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     name = models.CharField(pgettext_lazy("person", "name"), max_length=100)
     id_number_cipher = models.TextField(blank=True, editable=False)
@@ -393,10 +395,10 @@ class MediationSession(models.Model):
 
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="sessions")
     held_at = models.DateTimeField(_("held at"))
-    place = models.CharField(_("place"), max_length=100)
+    place = models.CharField(_("venue"), max_length=100)
     mediators = models.ManyToManyField(Mediator, verbose_name=_("mediators"), blank=True)
     attendees = models.TextField(_("attendees"), blank=True)
-    notes = models.TextField(_("notes"), blank=True)
+    notes = models.TextField(_("session record"), blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -435,9 +437,9 @@ class JudicialConfirmation(models.Model):
     """司法确认: the parties' joint application to a court and its ruling."""
 
     class Result(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        CONFIRMED = "confirmed", _("Confirmed")
-        REJECTED = "rejected", _("Rejected")
+        PENDING = "pending", _("Awaiting the ruling")
+        CONFIRMED = "confirmed", _("Confirmed as valid")
+        REJECTED = "rejected", _("Application rejected")
 
     dispute = models.OneToOneField(Dispute, on_delete=models.CASCADE, related_name="confirmation")
     court = models.CharField(_("court"), max_length=100)
@@ -486,7 +488,7 @@ class LegalHandoff(models.Model):
     review) with that procedure's own statutory clock."""
 
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="handoffs")
-    channel = models.CharField(_("channel"), max_length=24, choices=LegalChannel.choices)
+    channel = models.CharField(_("legal channel"), max_length=24, choices=LegalChannel.choices)
     receiving_unit = models.CharField(_("receiving unit"), max_length=100)
     note = models.TextField(_("note"), blank=True)
     deadline = models.DateTimeField(_("statutory time limit"))
@@ -571,14 +573,14 @@ class VisitorLog(models.Model):
         DISPUTE = "dispute", _("Registered as a dispute")
         CASE = "case", _("Reported as a case")
 
-    visited_at = models.DateTimeField(_("visited at"), db_index=True)
+    visited_at = models.DateTimeField(_("time of visit"), db_index=True)
     name = models.CharField(pgettext_lazy("person", "name"), max_length=50)
     phone_cipher = models.TextField(blank=True, editable=False)
     phone_hash = models.CharField(max_length=64, blank=True, editable=False)
     phone_masked = models.CharField(_("phone"), max_length=20, blank=True, editable=False)
     visitors = models.PositiveIntegerField(_("number of visitors"), default=1)
     about = models.TextField(_("what about"))
-    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    outcome = models.CharField(_("visit outcome"), max_length=10, choices=Outcome.choices)
     dispute = models.ForeignKey(
         Dispute, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -615,7 +617,7 @@ class CallLog(models.Model):
     phone_masked = models.CharField(_("phone"), max_length=20, blank=True, editable=False)
     category = models.CharField(_("category"), max_length=14, choices=Category.choices)
     summary = models.TextField(_("summary"))
-    answer = models.TextField(_("answer"), blank=True)
+    answer = models.TextField(_("answer given"), blank=True)
     transfer_due = models.DateTimeField(_("transfer due"), null=True, blank=True)
     transferred_to = models.CharField(_("transferred to"), max_length=100, blank=True)
     transferred_at = models.DateTimeField(_("transferred at"), null=True, blank=True)

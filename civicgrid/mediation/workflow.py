@@ -60,7 +60,7 @@ STATE_LABELS = {
     BREACHED: _("Agreement not performed"),
     REFERRED: _("Handed to a legal channel"),
     FOLLOWED_UP: _("Followed up"),
-    CLOSED: _("Closed"),
+    CLOSED: _("Dispute closed"),
 }
 
 ACTION_LABELS = {
@@ -81,7 +81,7 @@ ACTION_LABELS = {
     "confirmation_result": _("Record the judicial confirmation result"),
     "handoff_result": _("Record the legal channel's result"),
     "follow_up": _("Follow-up visit"),
-    "close": _("Close"),
+    "close": _("Close the dispute"),
 }
 
 

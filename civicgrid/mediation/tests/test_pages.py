@@ -58,12 +58,13 @@ def test_register_page_shows_errors_without_500(med, client):
     response = client.post(
         reverse("mediation_register"),
         _register_post(med, applicant_id="123", grid="", category="03", case_code="NOPE"),
+        HTTP_ACCEPT_LANGUAGE="en",
     )
     assert response.status_code == 200
     page = response.content.decode()
     assert "No case has this code" in page
     response = client.post(reverse("mediation_register"), _register_post(med, applicant_id="123"))
-    assert response.status_code == 200 and "Party 1" in response.content.decode()
+    assert response.status_code == 200 and "当事人 1" in response.content.decode()  # Chinese
     assert not Dispute.objects.exists()
 
 

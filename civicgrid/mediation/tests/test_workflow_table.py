@@ -37,7 +37,7 @@ def test_labels_and_actors():
 
 def test_closed_allows_nothing_and_says_so():
     assert workflow.allowed_actions(workflow.CLOSED) == []
-    with pytest.raises(workflow.InvalidTransition, match="Closed"):
+    with pytest.raises(workflow.InvalidTransition, match="Dispute closed"):
         workflow.next_step(workflow.CLOSED, "route")
 
 
