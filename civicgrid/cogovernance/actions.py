@@ -381,7 +381,7 @@ def _reverse(entries, *, actor, reason: str, now: datetime) -> list[PointEntry]:
 
 def _open_awards(case_ids) -> list[PointEntry]:
     return list(
-        PointEntry.objects.select_for_update()
+        PointEntry.objects.select_for_update(of=("self",))
         .filter(case_id__in=case_ids, reverses__isnull=True, reversed_by__isnull=True)
         .order_by("pk")
     )

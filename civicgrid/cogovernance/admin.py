@@ -13,6 +13,7 @@ from .models import Award, Member, PointEntry, PointRule
 class PointRuleAdmin(ScopedAdmin):
     """One rule per event; the county centre changes points and caps (``do_update_point_rule``)."""
 
+    reference_data = True
     view_permission = "cases.view"
     change_permission = "cases.configure"
     list_display = ["event", "points", "daily_cap", "monthly_cap", "active"]
