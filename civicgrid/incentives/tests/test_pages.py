@@ -12,6 +12,12 @@ from civicgrid.incentives.models import Nomination, RewardEntry
 from .test_library import TEXT
 
 
+@pytest.fixture(autouse=True)
+def english_pages(client):
+    """Messages are asserted in English; the language tests below switch the cookie."""
+    client.cookies["django_language"] = "en"
+
+
 def test_nominate_review_approve_over_http(rewards, client):
     p = rewards.p
     case = rewards.closed_case()
