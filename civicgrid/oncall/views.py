@@ -289,7 +289,7 @@ def stats(request):
         "start": start,
         "end": end,
         "by_label": GROUPINGS[by],
-        "columns": [label for _field, label in STAT_COLUMNS],
+        "columns": [GROUPINGS[by]] + [label for _field, label in STAT_COLUMNS[1:]],
         "rows": [[row[field] for field, _label in STAT_COLUMNS] for row in rows],
         "query": request.GET.urlencode(),
     }
