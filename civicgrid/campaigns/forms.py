@@ -127,7 +127,7 @@ class CheckForm(forms.Form):
     """A check on a phone: the checklist as yes/no, hazard or not, and the hazard's case."""
 
     hazard = forms.TypedChoiceField(
-        label=_("Hazard found?"),
+        label=_("Result"),
         choices=[("no", _("No hazard")), ("yes", _("Hazard found"))],
         coerce=lambda v: v == "yes",
         widget=forms.RadioSelect,

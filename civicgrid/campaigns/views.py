@@ -218,7 +218,10 @@ def campaign_detail(request, pk, target_form=None, import_form=None):
     context = {
         "campaign": campaign,
         "state_label": workflow.STATE_LABELS.get(campaign.state, campaign.state),
-        "organiser": dict(Campaign.OrganiserLevel.choices).get(campaign.organiser_level),
+        "organiser": Region.objects.filter(code=campaign.region_code)
+        .values_list("name", flat=True)
+        .first()
+        or dict(Campaign.OrganiserLevel.choices).get(campaign.organiser_level),
         "areas": _area_names(campaign.scope_codes),
         "steps": _steps(campaign),
         "transitions": (
