@@ -116,9 +116,28 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Argon2id for new and changed passwords; older PBKDF2 hashes still verify and are upgraded
+# at the next login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+]
+# Password logins go through the lockout (civicgrid/core/auth.py).
+AUTHENTICATION_BACKENDS = ["civicgrid.core.auth.ThrottledBackend"]
+LOGIN_MAX_FAILURES = env_int("CIVICGRID_LOGIN_MAX_FAILURES", 5, minimum=1)
+LOGIN_MAX_FAILURES_PER_IP = env_int("CIVICGRID_LOGIN_MAX_FAILURES_PER_IP", 30, minimum=1)
+LOGIN_LOCK_MINUTES = env_int("CIVICGRID_LOGIN_LOCK_MINUTES", 15, minimum=1)
+# A session lasts a working day, and ends when the browser is closed.
+SESSION_COOKIE_AGE = env_int("CIVICGRID_SESSION_HOURS", 12, minimum=1) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

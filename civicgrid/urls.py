@@ -2,6 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 
 from civicgrid.api.rest import api
+from civicgrid.core.auth import AdminThrottledAuthenticationForm
+
+# The admin's login obeys the same lockout and says so in words (civicgrid/core/auth.py).
+admin.site.login_form = AdminThrottledAuthenticationForm
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),

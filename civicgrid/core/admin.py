@@ -25,6 +25,8 @@ class ScopedAdmin(admin.ModelAdmin):
     view_permission = ""
     change_permission = ""
     region_field = "region_code"
+    # County-wide reference data (taxonomies, rules): no place of its own, the same for all.
+    reference_data = False
 
     def scoped_queryset(self, request):
         return restrict(

@@ -6,3 +6,6 @@ class CoreConfig(AppConfig):
     name = "civicgrid.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self):
+        from civicgrid.core import auth  # noqa: F401  (login attempts are recorded by signals)

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["AuditChainHead", "AuditCheck", "AuditEvent"]
+__all__ = ["AuditChainHead", "AuditCheck", "AuditEvent", "LoginAttempt"]
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -96,3 +96,25 @@ class AuditCheck(models.Model):
     @property
     def intact(self) -> bool:
         return self.finished is not None and self.problems == 0
+
+
+class LoginAttempt(models.Model):
+    """Every password login tried, for lockout and for "who logged in from where"."""
+
+    username = models.CharField(_("user name"), max_length=150, db_index=True)
+    ip = models.GenericIPAddressField(_("address"), null=True, blank=True, db_index=True)
+    at = models.DateTimeField(_("time"), db_index=True)
+    succeeded = models.BooleanField(_("succeeded"), default=False)
+    locked = models.BooleanField(
+        _("refused by the lock"),
+        default=False,
+        help_text=_("Tried while the account or address was locked; does not extend the lock."),
+    )
+
+    class Meta:
+        verbose_name = _("login attempt")
+        verbose_name_plural = _("login attempts")
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.ip or ''} {self.succeeded}"

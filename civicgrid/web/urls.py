@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from civicgrid.core.auth import ThrottledAuthenticationForm
 from civicgrid.web import audit, views
 
 urlpatterns = [
@@ -24,7 +25,13 @@ urlpatterns = [
     path("audit/", audit.audit_list, name="audit_list"),
     path("audit/export.<slug:fmt>", audit.audit_export, name="audit_export"),
     path("audit/<int:pk>/", audit.audit_detail, name="audit_detail"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=ThrottledAuthenticationForm
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("grids/", views.grid_list, name="grid_list"),
     path("grids/export.<slug:fmt>", views.grid_export, name="grid_export"),
