@@ -361,9 +361,11 @@ COVERAGE_CHOICES = [c for c in GROUP_CHOICES if c[0] in selectors.COVERAGE_GROUP
 
 def _period(request, groups):
     """The period and grouping on screen: this month to today unless the form says otherwise."""
-    form = PeriodForm(request.GET or None, groups=groups)
     today = timezone.localdate()
     start, end, by = today.replace(day=1), today, groups[0][0]
+    form = PeriodForm(
+        request.GET or None, groups=groups, initial={"start": start, "end": end, "by": by}
+    )
     if form.is_valid():
         start = form.cleaned_data["start"] or start
         end = form.cleaned_data["end"] or end
@@ -411,10 +413,10 @@ def _table(request, table: str) -> dict:
         columns = [
             labels[by],
             _("name"),
-            _("Due"),
-            _("Done"),
-            _("Missed"),
-            _("Overdue"),
+            _("Visits owed"),
+            _("Visits done"),
+            _("Missed (period over)"),
+            _("Overdue (still open)"),
             _("Done rate %"),
         ]
         rows = [

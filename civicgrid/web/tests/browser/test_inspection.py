@@ -79,3 +79,39 @@ def test_a_grid_worker_completes_a_due_visit_and_raises_a_case(site, people):
     grid1.shot("due-list-after")
     grid1.go(visit_url.removeprefix(site.url))
     expect(page.locator(".case-raised")).to_contain_text(code)
+
+
+def test_a_grid_worker_records_a_walk_and_sees_the_coverage(site, people):
+    seeded = site.data["inspection"]
+    grid1 = people("grid1", phone=True, geolocation=seeded["house"])
+    page = grid1.page
+    grid1.go("/patrols/new/")
+    expect(page.locator("h1")).to_have_text(zh("Record a walk"))
+    page.click("#patrol-start")
+    expect(page.locator("input[name=started_at]")).to_have_value(re.compile(r"^\d{4}-\d\d-\d\dT"))
+    expect(page.locator("#patrol-points")).not_to_have_text("0")  # the phone's GPS, followed
+    boxes = page.locator("input[name=houses]")
+    assert boxes.count() >= 2
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.click("#patrol-stop")
+    expect(page.locator("input[name=ended_at]")).to_have_value(re.compile(r"^\d{4}-\d\d-\d\dT"))
+    assert grid1.fits_the_screen()
+    grid1.shot("walk-form")
+    with page.expect_navigation():
+        page.locator("#patrol-form button[type=submit]").click()
+    expect(page.locator(".messages .success")).to_be_visible()
+    expect(page.locator("main table tbody tr").first).to_contain_text(site.data["own_grid"]["code"])
+    grid1.shot("walks")
+
+    # Coverage this month: the worker's own grid, two of its houses walked at least.
+    grid1.go("/visits/compliance/coverage/?by=grid")
+    row = page.locator("main table tbody tr").filter(has_text=site.data["own_grid"]["code"])
+    expect(row).to_have_count(1)
+    covered = int(row.locator("td").nth(3).inner_text())
+    assert covered >= 2
+    assert grid1.fits_the_screen()
+    grid1.shot("coverage")
+    grid1.go("/visits/compliance/?by=worker")
+    expect(page.locator("main table tbody tr").first).not_to_have_class("muted")
+    grid1.shot("compliance")
