@@ -200,3 +200,17 @@ def test_chinese_pages_show_no_english_words(rewards, client):
         text = re.sub(r"<[^>]+>", " ", main)
         words = set(re.findall(r"[A-Za-z]{3,}", text)) - allowed
         assert not words, (name, sorted(words))
+
+
+def test_the_county_changes_a_weight_in_the_admin(rewards, client):
+    from civicgrid.incentives.models import AppraisalIndicator
+
+    row = AppraisalIndicator.objects.get(key="high_value")
+    url = reverse("admin:incentives_appraisalindicator_change", args=[row.pk])
+    client.force_login(rewards.p.admin)
+    response = client.post(url, {"weight": "12.5", "active": "on"})
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert row.weight == 12.5
+    entries = client.get(reverse("admin:incentives_rewardentry_changelist"))
+    assert entries.status_code == 200
