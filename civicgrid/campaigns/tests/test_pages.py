@@ -206,3 +206,59 @@ def test_pages_speak_chinese(world, name):
     world.campaign()
     body = _client(world.p.grid1, "zh-hans").get(reverse(name)).content.decode()
     assert "专项" in body or "排查" in body
+
+
+def test_bad_input_is_refused_without_errors(world):
+    campaign = world.campaign()
+    target = world.target(campaign)
+    client = _client(world.p.county)
+    assert client.post(reverse("campaign_act", args=[campaign.pk, "explode"])).status_code == 404
+    assert client.get(reverse("campaign_act", args=[campaign.pk, "close"])).status_code == 405
+    assert (
+        client.get(reverse("campaign_progress_export", args=[campaign.pk, "pdf"])).status_code
+        == 404
+    )
+    assert (
+        client.get(reverse("campaign_detail", args=[campaign.pk]), {"page": "x"}).status_code == 200
+    )
+    assert client.get(reverse("campaign_target_check", args=[999999])).status_code == 404
+    junk = io.BytesIO(b"\xff\xfe\x00\x81\x82" * 10)
+    junk.name = "junk.csv"
+    response = client.post(reverse("campaign_import_targets", args=[campaign.pk]), {"file": junk})
+    assert response.status_code == 200
+    worker = _client(world.p.grid1)
+    half = worker.post(
+        reverse("campaign_target_check", args=[target.pk]), {"hazard": "no", "lat": "30"}
+    )
+    assert half.status_code == 200 and "incomplete" in half.content.decode()
+    client.post(reverse("campaign_act", args=[campaign.pk, "close"]))
+    closed = worker.get(reverse("campaign_target_check", args=[target.pk])).content.decode()
+    assert "not under way" in closed and 'id="check-form"' not in closed
+    refused = worker.post(reverse("campaign_target_check", args=[target.pk]), {"hazard": "no"})
+    assert refused.status_code == 200 and not CampaignCheck.objects.exists()
+
+
+def test_the_main_pages_use_a_fixed_number_of_queries(world, django_assert_max_num_queries):
+    from civicgrid.campaigns.actions import do_add_targets
+
+    campaign = world.campaign()
+    rows = [
+        {"kind": "车辆", "label": f"车{n}", "grid": grid}
+        for n in range(30)
+        for grid in (world.grid, world.other_grid, world.town_grid)
+    ]
+    targets = do_add_targets(campaign, actor=world.p.county, rows=rows)
+    for target in targets[:6]:
+        do_record_check(target, actor=world.p.county, hazard=True, description="僵尸车")
+    world.campaign(title="第二个专项")
+    client = _client(world.p.county)
+    with django_assert_max_num_queries(20):
+        assert (
+            client.get(reverse("campaign_detail", args=[campaign.pk]), {"by": "grid"}).status_code
+            == 200
+        )
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("campaign_list")).status_code == 200
+    worker = _client(world.p.grid1)
+    with django_assert_max_num_queries(10):
+        assert worker.get(reverse("campaign_my_targets")).status_code == 200
