@@ -98,15 +98,18 @@ def demo_visits_loaded() -> bool:
 
 def _ensure_rules() -> int:
     """The shipped visit rules, for key groups that have none (a county may have removed them)."""
-    from civicgrid.inspection.models import VisitRule
+    from django.contrib.auth import get_user_model
+
+    from civicgrid.inspection.actions import do_create_visit_rule
     from civicgrid.people.models import KeyGroup
 
     shipped = importlib.import_module("civicgrid.inspection.migrations.0002_shipped_rules")
     groups = {g.code: g for g in KeyGroup.objects.filter(inspection_rule__isnull=True)}
+    admin = get_user_model().objects.filter(is_superuser=True).order_by("id").first()
     made = 0
     for code, cadence, checklist in shipped.SHIPPED_RULES:
         if code in groups:
-            VisitRule.objects.create(key_group=groups[code], cadence=cadence, checklist=checklist)
+            do_create_visit_rule(groups[code], actor=admin, cadence=cadence, checklist=checklist)
             made += 1
     return made
 

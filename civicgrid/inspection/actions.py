@@ -32,6 +32,7 @@ from civicgrid.regions.models import Grid
 
 __all__ = [
     "MAX_VISIT_PHOTOS",
+    "do_create_visit_rule",
     "do_generate_due_visits",
     "do_record_patrol",
     "do_record_visit",
@@ -67,6 +68,36 @@ def _clean_checklist(value) -> list[str]:
     if len(items) > _MAX_ANSWERS or any(len(item) > 100 for item in items):
         raise ValidationError({"checklist": _("At most 50 items of at most 100 characters each.")})
     return items
+
+
+def do_create_visit_rule(
+    key_group,
+    *,
+    actor,
+    cadence: str,
+    checklist=(),
+    follows_working_days: bool = True,
+    responsible_role: str = Role.GRID_WORKER,
+) -> VisitRule:
+    """Give a key group its visit rule (county centre); a group has one rule at most."""
+    _require_county(actor, "people.change")
+    if cadence not in Cadence.values:
+        raise ValidationError({"cadence": _("Choose weekly, fortnightly, monthly or quarterly.")})
+    if responsible_role not in Role.values:
+        raise ValidationError({"responsible_role": _("Unknown role.")})
+    items = _clean_checklist(list(checklist))
+    with transaction.atomic():
+        if VisitRule.objects.filter(key_group=key_group).exists():
+            raise ValidationError({"key_group": _("This key group has a visit rule already.")})
+        rule = VisitRule.objects.create(
+            key_group=key_group,
+            cadence=cadence,
+            checklist=items,
+            follows_working_days=bool(follows_working_days),
+            responsible_role=responsible_role,
+        )
+        record_event("inspection.visit_rule.create", actor=actor, target=rule, after=snapshot(rule))
+    return rule
 
 
 def do_update_visit_rule(rule: VisitRule, *, actor, **changes) -> VisitRule:

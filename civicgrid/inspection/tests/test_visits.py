@@ -6,7 +6,11 @@ from django.core.exceptions import ValidationError
 from civicgrid.cases.models import Case
 from civicgrid.core.errors import ActionRefused
 from civicgrid.core.models import AuditEvent
-from civicgrid.inspection.actions import do_generate_due_visits, do_record_visit
+from civicgrid.inspection.actions import (
+    do_create_visit_rule,
+    do_generate_due_visits,
+    do_record_visit,
+)
 from civicgrid.inspection.models import DueVisit, Visit
 from civicgrid.inspection.selectors import due_list, due_visits_visible_to, visits_visible_to
 from civicgrid.people.models import House
@@ -161,3 +165,25 @@ def test_the_due_list_starts_with_the_nearest_person(world, at):
     # Done visits leave the list.
     do_record_visit(people[2], actor=world.p.grid1, outcome="seen")
     assert people[2] not in {d.person for d in due_list(world.p.grid1, lat=0, lng=0)}
+
+
+def test_the_county_gives_a_key_group_its_rule_once(world):
+    from civicgrid.people.models import KeyGroup
+
+    group = KeyGroup.objects.create(code="test_new", name="新关注")
+    with pytest.raises(ActionRefused):
+        do_create_visit_rule(group, actor=world.p.lizhou, cadence="weekly")
+    with pytest.raises(ValidationError) as exc:
+        do_create_visit_rule(group, actor=world.p.county, cadence="daily", checklist=[1])
+    assert "cadence" in exc.value.message_dict
+    rule = do_create_visit_rule(
+        group, actor=world.p.county, cadence="fortnightly", checklist=[" 居住安全 ", ""]
+    )
+    assert (rule.cadence, rule.checklist, rule.responsible_role) == (
+        "fortnightly",
+        ["居住安全"],
+        "grid_worker",
+    )
+    assert AuditEvent.objects.filter(action="inspection.visit_rule.create").count() == 1
+    with pytest.raises(ValidationError):
+        do_create_visit_rule(group, actor=world.p.county, cadence="weekly")

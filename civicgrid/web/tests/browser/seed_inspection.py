@@ -9,8 +9,8 @@ def seed(data: dict) -> dict:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from civicgrid.inspection.actions import do_generate_due_visits
-    from civicgrid.inspection.models import DueVisit, VisitRule
+    from civicgrid.inspection.actions import do_create_visit_rule, do_generate_due_visits
+    from civicgrid.inspection.models import DueVisit
     from civicgrid.people.actions import do_create_person, do_tag_person
     from civicgrid.people.models import House, KeyGroup
     from civicgrid.regions.models import Grid
@@ -19,8 +19,9 @@ def seed(data: dict) -> dict:
     grid = Grid.objects.get(code=data["own_grid"]["code"])
     house = House.objects.filter(grid=grid, lat__isnull=False).order_by("code").last()
     group = KeyGroup.objects.create(code="browser_watch", name="重点关注对象")
-    VisitRule.objects.create(
-        key_group=group,
+    do_create_visit_rule(
+        group,
+        actor=admin,
         cadence="weekly",
         follows_working_days=False,
         checklist=["身体状况", "居住安全", "生活需求"],
