@@ -77,6 +77,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "civicgrid.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "civicgrid.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -172,6 +173,16 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("CIVICGRID_SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+# HTTPS only in production: redirect plain HTTP and tell browsers to remember (a year by
+# default; set CIVICGRID_HSTS_SECONDS=0 while trying HTTPS out). Behind a TLS-terminating
+# proxy, set CIVICGRID_BEHIND_PROXY=true so the proxy's X-Forwarded-Proto is believed.
+SECURE_SSL_REDIRECT = env_bool("CIVICGRID_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("CIVICGRID_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = env_bool("CIVICGRID_HSTS_PRELOAD", SECURE_HSTS_SECONDS >= 31_536_000)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's health check speaks plain HTTP
+if env_bool("CIVICGRID_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # The REST API (/api/v1/): requests per minute for each token, key or session user.
 API_RATE_PER_MINUTE = env_int("CIVICGRID_API_RATE_PER_MINUTE", 600, minimum=1)

@@ -55,6 +55,13 @@ class Person:
             lambda r: r.status >= 500 and self.problems.append(f"{r.status} {r.url}"),
         )
         page.on("pageerror", lambda e: self.problems.append(f"script error: {e}"))
+        # Anything the Content-Security-Policy blocked is a page that lost behaviour.
+        page.on(
+            "console",
+            lambda m: m.type == "error"
+            and "Content Security Policy" in m.text
+            and self.problems.append(f"blocked by the policy: {m.text}"),
+        )
 
     def shot(self, step: str) -> Path:
         return self.shots(self.page, f"{self.username or 'visitor'}-{step}")
