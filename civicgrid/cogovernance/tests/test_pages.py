@@ -203,10 +203,28 @@ def test_the_award_pages(cg, login):
     assert client.get(reverse("cogovernance_certificates", args=[award_pk])).status_code == 404
     client.post(award_url, {"do": "confirm"})
     printed = client.get(reverse("cogovernance_award_print", args=[award_pk])).content.decode()
-    assert "周优秀" in printed and "window.print()" in printed
+    assert "周优秀" in printed and "noprint" in printed
     certs = client.get(reverse("cogovernance_certificates", args=[award_pk])).content.decode()
     assert "周优秀" in certs and "2025-001" in certs
     export = client.get(reverse("cogovernance_award_export", args=[award_pk, "csv"]))
     assert "周优秀" in b"".join(export.streaming_content).decode()
     assert client.get(reverse("cogovernance_award", args=[99999])).status_code == 404
     assert login(cg.lizhou).get(award_url).status_code == 404
+
+
+def test_the_points_rules_are_edited_in_the_admin(cg, login):
+    from civicgrid.cogovernance.models import PointRule
+
+    rule = PointRule.objects.get(event="closed")
+    client = login(cg.world.p.admin)
+    url = reverse("admin:cogovernance_pointrule_change", args=[rule.pk])
+    assert client.get(reverse("admin:cogovernance_pointrule_changelist")).status_code == 200
+    response = client.post(url, {"points": 4, "daily_cap": 8, "monthly_cap": "", "active": "on"})
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert (rule.points, rule.daily_cap, rule.monthly_cap) == (4, 8, None)
+    # the ledger and the members are read-only there
+    entries = reverse("admin:cogovernance_pointentry_changelist")
+    assert client.get(entries).status_code == 200
+    refused = client.get(reverse("admin:cogovernance_pointentry_add"))
+    assert refused.status_code in {302, 403} and b"<form" not in refused.content
