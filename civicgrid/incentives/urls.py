@@ -12,6 +12,12 @@ urlpatterns = [
         views.queue_export,
         name="incentives_queue_export",
     ),
+    path("incentives/nominations/", views.nomination_list, name="incentives_nominations"),
+    path(
+        "incentives/nominations/export.<slug:fmt>",
+        views.nomination_list_export,
+        name="incentives_nominations_export",
+    ),
     path("incentives/nominations/<int:pk>/", views.nomination_detail, name="incentives_nomination"),
     path("incentives/nominations/<int:pk>/write-up/", views.write_up, name="incentives_write_up"),
     path("incentives/me/", views.my_rewards, name="incentives_my_rewards"),

@@ -143,6 +143,44 @@ def queue_export(request, level, fmt):
     return export_response(f"nominations-{level}", header, data, fmt)
 
 
+def _all_rows(request):
+    rows = S.nominations_visible_to(request.user).select_related("case", "tier", "nominated_by")
+    state = request.GET.get("state", "")
+    if state in Nomination.State.values:
+        rows = rows.filter(state=state)
+    return rows.order_by("-nominated_at", "-id"), state
+
+
+@login_required
+def nomination_list(request):
+    """Every nomination of the user's area, newest first, by state."""
+    rows, state = _all_rows(request)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    towns = S.town_names()
+    for n in page.object_list:
+        n.town_name = towns.get(n.town_code, n.town_code)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "state": state,
+        "states": Nomination.State.choices,
+        "query": query.urlencode(),
+    }
+    return render(request, "incentives/nominations.html", context)
+
+
+@login_required
+def nomination_list_export(request, fmt):
+    if fmt not in EXPORT_FORMATS:
+        raise Http404
+    rows, _state = _all_rows(request)
+    towns = S.town_names()
+    header = [str(h) for h in NOMINATION_HEADER]
+    data = (_nomination_row(n, towns) for n in rows.iterator())
+    return export_response("nominations", header, data, fmt)
+
+
 def _possible(user, n) -> list[str]:
     town = A.is_town_staff(user, n.town_code)
     county = A.is_county_staff(user, n.town_code[:6])

@@ -189,6 +189,7 @@ def test_chinese_pages_show_no_english_words(rewards, client):
         ("incentives_nominate", []),
         ("incentives_queue", ["approval"]),
         ("incentives_nomination", [n.pk]),
+        ("incentives_nominations", []),
         ("incentives_library", []),
         ("incentives_typical_case", [n.typical_case.pk]),
         ("incentives_appraisal", []),
@@ -214,3 +215,18 @@ def test_the_county_changes_a_weight_in_the_admin(rewards, client):
     assert row.weight == 12.5
     entries = client.get(reverse("admin:incentives_rewardentry_changelist"))
     assert entries.status_code == 200
+
+
+def test_the_nominations_list_is_scoped_filtered_and_exported(rewards, client):
+    p = rewards.p
+    n = rewards.approved()
+    url = reverse("incentives_nominations")
+    client.force_login(p.lizhou)
+    assert n.case.code in client.get(url).content.decode()
+    assert n.case.code in client.get(url, {"state": "approved"}).content.decode()
+    assert n.case.code not in client.get(url, {"state": "refused"}).content.decode()
+    assert client.get(url, {"state": "nonsense", "page": "x"}).status_code == 200
+    csv = client.get(reverse("incentives_nominations_export", args=["csv"]), {"state": "approved"})
+    assert n.case.code in b"".join(csv.streaming_content).decode()
+    client.force_login(p.fengshan)
+    assert n.case.code not in client.get(url).content.decode()
