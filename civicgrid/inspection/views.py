@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -469,11 +470,10 @@ def _table(request, table: str) -> dict:
 
         return {"columns": columns, "queryset": dues, "make_rows": overdue_rows}
     if table == "never":
-        people = selectors.never_visited(user).select_related("grid")
+        people = selectors.never_visited(user).select_related("grid").prefetch_related("key_groups")
         columns = [_("Person"), _("Key groups"), _("grid code"), _("grid")]
 
         def never_rows(queryset):
-            queryset = queryset.prefetch_related("key_groups")
             for p in queryset:
                 sees = _sees_pii(user, p.region_code)
                 groups = [g.name for g in p.key_groups.all() if sees or not g.sensitive]
@@ -501,9 +501,17 @@ def compliance_page(request, table="compliance"):
         raise Http404
     data = _table(request, table)
     page = None
+    links = []
     if "queryset" in data:
         page = Paginator(data["queryset"], PAGE_SIZE).get_page(request.GET.get("page"))
-        data["rows"] = list(data["make_rows"](page.object_list))
+        shown = list(page.object_list)
+        data["rows"] = list(data["make_rows"](shown))
+        # The person's name leads to the visit form, for those who may visit them.
+        people = [getattr(item, "person", item) for item in shown]
+        links = [
+            reverse("visit_record", args=[p.pk]) if may_record_visit(request.user, p) else ""
+            for p in people
+        ]
     query = request.GET.copy()
     query.pop("page", None)
     today = timezone.localdate()
@@ -512,6 +520,10 @@ def compliance_page(request, table="compliance"):
         "table": table,
         "title": TABLES[table],
         "tabs": [{"key": k, "label": v} for k, v in TABLES.items()],
+        "rows": [
+            {"cells": row, "link": links[i] if i < len(links) else ""}
+            for i, row in enumerate(data["rows"])
+        ],
         "page": page,
         "query": query.urlencode(),
         "presets": _presets(today) if "form" in data else [],

@@ -187,6 +187,10 @@ def test_the_walk_page_refuses_bad_tracks_and_other_grids_houses(world, town):
     assert _client(world.p.outsider).get(reverse("patrol_new")).status_code == 404
 
 
+def _cells(response) -> list[list]:
+    return [row["cells"] for row in response.context["rows"]]
+
+
 def _csv(response) -> list[list[str]]:
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     return list(csv.reader(io.StringIO(text)))
@@ -217,7 +221,7 @@ PERIOD = {"start": "2025-10-01", "end": "2025-10-31"}
 def test_compliance_by_grid_and_its_exports(world, walked):
     client = _client(world.p.county)
     page = client.get(reverse("visit_compliance"), {"by": "grid", **PERIOD})
-    rows = {r[0]: r for r in page.context["rows"]}
+    rows = {r[0]: r for r in _cells(page)}
     assert rows[world.grid.code][2:] == [2, 1, 0, 1, 50.0]
     assert rows[world.other_grid.code][2:] == [1, 0, 0, 1, 0.0]
     assert rows[world.grid.code][1] == world.grid.name
@@ -240,14 +244,14 @@ def test_compliance_by_grid_and_its_exports(world, walked):
 def test_compliance_by_each_grouping(world, walked, by):
     page = _client(world.p.county).get(reverse("visit_compliance"), {"by": by, **PERIOD})
     assert page.status_code == 200
-    assert sum(r[2] for r in page.context["rows"]) == 3
+    assert sum(r[2] for r in _cells(page)) == 3
 
 
 def test_a_township_sees_only_its_own_rows(world, walked):
     page = _client(world.p.lizhou).get(reverse("visit_compliance"), {"by": "township", **PERIOD})
-    assert [r[0] for r in page.context["rows"]] == ["330281001"]
+    assert [r[0] for r in _cells(page)] == ["330281001"]
     grid = _client(world.p.grid1).get(reverse("visit_compliance"), {"by": "grid", **PERIOD})
-    assert [r[0] for r in grid.context["rows"]] == [world.grid.code]
+    assert [r[0] for r in _cells(grid)] == [world.grid.code]
     none = _client(world.p.outsider).get(reverse("visit_compliance"))
     assert none.status_code == 404
 
@@ -255,18 +259,21 @@ def test_a_township_sees_only_its_own_rows(world, walked):
 def test_overdue_and_never_visited_tables_and_exports(world, walked):
     client = _client(world.p.lizhou)
     overdue = client.get(reverse("visit_compliance_table", args=["overdue"]))
-    assert [r[0] for r in overdue.context["rows"]] == ["李乙"]
-    assert overdue.context["rows"][0][5] == 3  # due Friday the 17th, today Monday the 20th
+    assert [r[0] for r in _cells(overdue)] == ["李乙"]
+    record = reverse("visit_record", args=[walked["people"]["乙"].pk])
+    assert overdue.context["rows"][0]["link"] == record and record in overdue.content.decode()
+    assert _cells(overdue)[0][5] == 3  # due Friday the 17th, today Monday the 20th
     lines = _csv(client.get(reverse("visit_compliance_export", args=["overdue", "csv"])))
     assert lines[1][0] == "李乙" and len(lines) == 2
     never = client.get(reverse("visit_compliance_table", args=["never"]))
-    assert [r[0] for r in never.context["rows"]] == ["李乙"]
+    assert [r[0] for r in _cells(never)] == ["李乙"]
     sheet = _xlsx(client.get(reverse("visit_compliance_export", args=["never", "xlsx"])))
     assert sheet[1][:3] == ["李乙", "测试关注", world.grid.code]
     county_never = _client(world.p.county).get(reverse("visit_compliance_table", args=["never"]))
-    assert {r[0] for r in county_never.context["rows"]} == {"李乙", "王丁"}
+    assert {r[0] for r in _cells(county_never)} == {"李乙", "王丁"}
     auditor = _client(world.p.auditor).get(reverse("visit_compliance_table", args=["never"]))
-    assert {r[0] for r in auditor.context["rows"]} == {"李*", "王*"}
+    assert {r[0] for r in _cells(auditor)} == {"李*", "王*"}
+    assert "/visits/record/" not in auditor.content.decode()  # sees, may not visit
 
 
 def test_coverage_table_and_export(world, walked):
@@ -274,7 +281,7 @@ def test_coverage_table_and_export(world, walked):
     page = client.get(
         reverse("visit_compliance_table", args=["coverage"]), {"by": "grid", **PERIOD}
     )
-    rows = {r[0]: r for r in page.context["rows"]}
+    rows = {r[0]: r for r in _cells(page)}
     assert rows[world.grid.code][2:] == [5, 2, 40.0]
     lines = _csv(
         client.get(
