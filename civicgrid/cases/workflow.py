@@ -182,7 +182,8 @@ class InvalidTransition(Exception):
 def allowed_actions(state: str) -> list[str]:
     actions = [action for (from_state, action) in TRANSITIONS if from_state == state]
     if state in OPEN_STATES:
-        actions += sorted(SIDE_ACTIONS)
+        # Summons steps are written by the oncall app, not taken on the case itself.
+        actions += sorted(SIDE_ACTIONS - RECORDED_SIDE_ACTIONS)
     return actions
 
 
