@@ -230,3 +230,22 @@ def test_the_nominations_list_is_scoped_filtered_and_exported(rewards, client):
     assert n.case.code in b"".join(csv.streaming_content).decode()
     client.force_login(p.fengshan)
     assert n.case.code not in client.get(url).content.decode()
+
+
+def test_main_pages_use_a_bounded_number_of_queries(rewards, client, django_assert_max_num_queries):
+    p = rewards.p
+    for _ in range(3):
+        n = rewards.approved()
+        A.do_publish_typical_case(
+            A.do_write_typical_case(n, actor=p.lizhou, **TEXT), actor=p.county
+        )
+    rewards.nominate()
+    client.force_login(p.county)
+    for name, args, most in [
+        ("incentives_appraisal", [], 25),  # aggregate queries, not one per worker
+        ("incentives_library", [], 20),
+        ("incentives_nominations", [], 15),
+        ("incentives_queue", ["review"], 15),
+    ]:
+        with django_assert_max_num_queries(most):
+            assert client.get(reverse(name, args=args)).status_code == 200
