@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "civicgrid.cogovernance",
     "civicgrid.oncall",
     "civicgrid.mediation",
+    "civicgrid.incentives",
     "civicgrid.api",
     "civicgrid.open311",
     "civicgrid.webhooks",

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("civicgrid.cogovernance.urls")),
     path("", include("civicgrid.oncall.urls")),
     path("", include("civicgrid.mediation.urls")),
+    path("", include("civicgrid.incentives.urls")),
 ]

@@ -20,6 +20,7 @@ class NavItem:
     url_name: str
     label: str
     permission: str | None = None
+    roles: tuple[str, ...] = ()  # if given, only for holders of one of these roles
 
 
 NAV = (
@@ -27,6 +28,12 @@ NAV = (
     NavItem("case_list", _("Cases"), "cases.view"),
     NavItem("cockpit", _("Cockpit"), "cases.view"),
     NavItem("league", _("League tables"), "cases.view"),
+    NavItem("visit_due_list", _("Visits"), "people.view"),
+    NavItem("campaign_list", _("Special campaigns"), "cases.view"),
+    NavItem("oncall_mine", _("My summons"), "cases.department"),
+    NavItem("oncall_postings", _("Staff in grids"), "cases.handle"),
+    NavItem("cogovernance_my_points", _("My points"), roles=("co_governance",)),
+    NavItem("cogovernance_leaderboard", _("Co-governance"), "cases.view"),
     NavItem("grid_list", _("Grids"), "regions.view"),
     NavItem("audit_list", _("Audit trail"), "audit.view"),
     NavItem("profile", _("My roles")),
@@ -42,6 +49,8 @@ def navigation(request) -> dict:
     items = []
     for item in NAV:
         if item.permission and not scope.has(item.permission):
+            continue
+        if item.roles and not set(item.roles) & set(scope.roles):
             continue
         url = reverse(item.url_name)
         current = request.path == url or (url != "/" and request.path.startswith(url))

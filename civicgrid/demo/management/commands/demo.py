@@ -1,7 +1,15 @@
+import time
+
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from civicgrid.demo.loader import DEMO_LOGINS, DEMO_PASSWORD
+
+# After the county and its year of cases, the other ends of the system, in this order (each
+# a load_demo_<name> command that writes through its app's actions and does nothing when its
+# data is already there): visits, special campaigns, co-governance members, department staff
+# on call, disputes, rewards.
+EXTRAS = ("visits", "campaigns", "cogovernance", "oncall", "mediation", "incentives")
 
 
 class Command(BaseCommand):
@@ -17,10 +25,14 @@ class Command(BaseCommand):
             "--cases-scale",
             type=float,
             default=0.2,
-            help="volume of the demo year of cases (1.0 ≈ 30,000; 0 = none; default 0.2)",
+            help=(
+                "volume of the demo year (1.0 ≈ 30,000 cases; 0 = the county only; default 0.2); "
+                "visits, campaigns, members, summons, disputes and rewards follow it"
+            ),
         )
 
     def handle(self, *args, addrport, no_serve, cases_scale, **options):
+        started = time.monotonic()
         # htmx, ECharts, Leaflet: pinned npm tarballs, fetched once (a no-op when present)
         call_command("fetch_assets", stdout=self.stderr)
         call_command("migrate", interactive=False, verbosity=0)
@@ -29,6 +41,12 @@ class Command(BaseCommand):
         if cases_scale > 0:
             self.stderr.write("generating a year of cases through the real actions …")
             call_command("load_demo_cases", scale=cases_scale)
+            for name in EXTRAS:
+                step = time.monotonic()
+                self.stderr.write(f"demo {name} …")
+                call_command(f"load_demo_{name}", scale=cases_scale)
+                self.stderr.write(f"demo {name}: {time.monotonic() - step:.0f} s")
+        self.stderr.write(f"demo ready in {time.monotonic() - started:.0f} s")
         self.stdout.write("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
         for username, _role, _where, _dept, description in DEMO_LOGINS:
             self.stdout.write(f"  {username:<10} {description}")
