@@ -413,3 +413,52 @@ def form_for(action: str, dispute, user, data=None):
 
 def local_day_start(day) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+# --------------------------------------------------------------------------- logs
+
+
+class VisitForm(forms.Form):
+    name = forms.CharField(label=_("visitor's name"), max_length=50)
+    phone = forms.CharField(label=_("phone"), max_length=20, required=False)
+    visitors = forms.IntegerField(label=_("number of visitors"), min_value=1, initial=1)
+    about = forms.CharField(label=_("what about"), widget=TEXT, max_length=4000)
+    outcome = forms.ChoiceField(label=_("visit outcome"), choices=[])
+    dispute_code = forms.CharField(label=_("dispute code"), max_length=32, required=False)
+
+    def __init__(self, *args, **kwargs):
+        from civicgrid.mediation.models import VisitorLog
+
+        super().__init__(*args, **kwargs)
+        self.fields["outcome"].choices = [
+            c for c in VisitorLog.Outcome.choices if c[0] != VisitorLog.Outcome.CASE
+        ]
+
+
+class CallForm(forms.Form):
+    caller = forms.CharField(label=_("caller"), max_length=50, required=False)
+    phone = forms.CharField(label=_("phone"), max_length=20, required=False)
+    category = forms.ChoiceField(label=_("category"), choices=[])
+    summary = forms.CharField(label=_("summary"), widget=TEXT, max_length=4000)
+    answer = forms.CharField(
+        label=_("answer given (empty: to be transferred)"),
+        widget=TEXT,
+        required=False,
+        max_length=4000,
+    )
+
+    def __init__(self, *args, **kwargs):
+        from civicgrid.mediation.models import CallLog
+
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = CallLog.Category.choices
+
+
+class CallStepForm(forms.Form):
+    """One field per step; the view reads the one its step needs."""
+
+    text = forms.CharField(label=_("text"), widget=TEXT, required=False, max_length=4000)
+    days = forms.IntegerField(label=_("days"), required=False, min_value=1, max_value=15)
+    satisfaction = forms.ChoiceField(
+        label=_("satisfaction"), required=False, choices=_BLANK + Satisfaction.choices
+    )

@@ -82,6 +82,7 @@ def dispute_list(request):
             "page": page,
             "query": query.urlencode(),
             "can_register": scope_for(request.user).has("mediation.register"),
+            "can_view": scope_for(request.user).has("mediation.view"),
         },
     )
 
@@ -348,3 +349,284 @@ def statistics_export(request, group, fmt):
     return export_response(
         f"mediation-{group}-{start}-{end}", [str(label) for _f, label in columns], rows, fmt
     )
+
+
+# --------------------------------------------------------------------------- logs and registry
+
+
+def _my_places(user, permission: str) -> list[str]:
+    """The region codes ``user`` keeps logs for (their township or county centre)."""
+    return sorted({p for p in scope_for(user).prefixes(permission) if p})
+
+
+@login_required
+def visitor_log(request):
+    """来访登记: the reception hall's visitor log."""
+    from civicgrid.mediation.actions import do_log_visit
+    from civicgrid.mediation.forms import VisitForm
+    from civicgrid.mediation.selectors import visitors_visible_to
+
+    places = _my_places(request.user, "mediation.register")
+    form = VisitForm(request.POST or None)
+    if request.method == "POST":
+        if not places:
+            raise PermissionDenied
+        if form.is_valid():
+            d = form.cleaned_data
+            dispute = None
+            if d["dispute_code"]:
+                dispute = disputes_visible_to(request.user).filter(code=d["dispute_code"]).first()
+            try:
+                do_log_visit(
+                    actor=request.user,
+                    region_code=places[0],
+                    name=d["name"],
+                    phone=d["phone"],
+                    visitors=d["visitors"],
+                    about=d["about"],
+                    outcome=d["outcome"],
+                    dispute=dispute,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            except PermissionDenied as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Visit logged."))
+                return redirect("mediation_visitors")
+    rows = visitors_visible_to(request.user)
+    if request.GET.get("export") in EXPORT_FORMATS:
+        header = [
+            _("time of visit"),
+            _("name"),
+            _("phone"),
+            _("number of visitors"),
+            _("what about"),
+            _("visit outcome"),
+            _("region code"),
+        ]
+        data = (
+            [
+                v.visited_at,
+                v.name,
+                v.phone_masked,
+                v.visitors,
+                v.about,
+                v.get_outcome_display(),
+                v.region_code,
+            ]
+            for v in rows.iterator(chunk_size=1000)
+        )
+        return export_response("visitors", [str(h) for h in header], data, request.GET["export"])
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "mediation/visitors.html",
+        {"form": form if places else None, "page": page},
+    )
+
+
+_CALL_STEPS = {"transfer", "extend", "reply", "satisfaction", "callback"}
+
+
+@login_required
+def call_log(request):
+    """12348: calls answered at once or transferred (1 working day), replied (5, up to 15),
+    unsatisfied callers called back (1)."""
+    from civicgrid.mediation.actions import do_log_call
+    from civicgrid.mediation.forms import CallForm, CallStepForm
+    from civicgrid.mediation.selectors import calls_visible_to
+
+    places = _my_places(request.user, "mediation.register")
+    form = CallForm(request.POST or None)
+    if request.method == "POST":
+        if not places:
+            raise PermissionDenied
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                do_log_call(
+                    actor=request.user,
+                    region_code=places[0],
+                    caller=d["caller"],
+                    phone=d["phone"],
+                    category=d["category"],
+                    summary=d["summary"],
+                    answer=d["answer"],
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            except PermissionDenied as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Call logged."))
+                return redirect("mediation_calls")
+    rows = calls_visible_to(request.user)
+    if request.GET.get("export") in EXPORT_FORMATS:
+        header = [
+            _("received at"),
+            _("category"),
+            _("caller"),
+            _("phone"),
+            _("summary"),
+            _("answer given"),
+            _("transferred to"),
+            _("reply due"),
+            _("replied at"),
+            _("satisfaction"),
+            _("called back at"),
+        ]
+        data = (
+            [
+                c.received_at,
+                c.get_category_display(),
+                c.caller,
+                c.phone_masked,
+                c.summary,
+                c.answer,
+                c.transferred_to,
+                c.reply_due,
+                c.replied_at,
+                c.get_satisfaction_display(),
+                c.callback_at,
+            ]
+            for c in rows.iterator(chunk_size=1000)
+        )
+        return export_response("calls-12348", [str(h) for h in header], data, request.GET["export"])
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "mediation/calls.html",
+        {"form": form if places else None, "page": page, "step_form": CallStepForm()},
+    )
+
+
+@login_required
+@require_POST
+def call_step(request, pk, step):
+    from civicgrid.mediation import actions as A
+    from civicgrid.mediation.forms import CallStepForm
+    from civicgrid.mediation.selectors import calls_visible_to
+
+    if step not in _CALL_STEPS:
+        raise Http404
+    call = calls_visible_to(request.user).filter(pk=pk).first()
+    if call is None:
+        raise Http404
+    form = CallStepForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The form was not understood."))
+        return redirect("mediation_calls")
+    d = form.cleaned_data
+    try:
+        if step == "transfer":
+            A.do_transfer_call(call, actor=request.user, to=d["text"])
+        elif step == "extend":
+            A.do_extend_call_reply(call, actor=request.user, days=d["days"] or 0, reason=d["text"])
+        elif step == "reply":
+            A.do_reply_call(call, actor=request.user, reply=d["text"])
+        elif step == "satisfaction":
+            A.do_record_call_satisfaction(call, actor=request.user, satisfaction=d["satisfaction"])
+        else:
+            A.do_callback_call(call, actor=request.user, note=d["text"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Saved."))
+    return redirect("mediation_calls")
+
+
+@login_required
+def registry(request):
+    """调解组织和调解员: kinds, areas, specialities, load (open disputes) and record."""
+    from django.db.models import Count, Q
+
+    from civicgrid.mediation.models import Activity, Mediator
+    from civicgrid.mediation.selectors import orgs_visible_to
+
+    if not scope_for(request.user).has("mediation.view"):
+        raise PermissionDenied
+    open_states = list(workflow.OPEN_STATES)
+    orgs = orgs_visible_to(request.user).annotate(
+        load=Count("disputes", filter=Q(disputes__state__in=open_states), distinct=True),
+        handled=Count("disputes", filter=~Q(disputes__outcome=""), distinct=True),
+        agreed=Count("disputes", filter=Q(disputes__outcome="agreement"), distinct=True),
+        staff=Count("mediators", distinct=True),
+    )
+    mediators = (
+        Mediator.objects.filter(org__in=orgs.values("pk"))
+        .select_related("org")
+        .annotate(
+            load=Count(
+                "assignments",
+                filter=Q(assignments__active=True, assignments__dispute__state__in=open_states),
+                distinct=True,
+            ),
+            record=Count(
+                "assignments", filter=Q(assignments__dispute__outcome="agreement"), distinct=True
+            ),
+            activities_count=Count("activities", distinct=True),
+        )
+    )
+    activity_counts = (
+        Activity.objects.filter(org__in=orgs.values("pk"))
+        .values("kind")
+        .annotate(n=Count("id"), people=models_sum("people_reached"))
+        .order_by("kind")
+    )
+    kinds = dict(Activity.Kind.choices)
+    if request.GET.get("export") in EXPORT_FORMATS:
+        header = [
+            _("code"),
+            _("name"),
+            _("kind"),
+            _("area served"),
+            _("dispute categories"),
+            _("capacity (open disputes)"),
+            _("open disputes"),
+            _("concluded"),
+            _("agreements"),
+            _("mediators"),
+        ]
+        data = (
+            [
+                o.code,
+                o.name,
+                o.get_kind_display(),
+                o.region_code,
+                " ".join(o.specialities),
+                o.capacity,
+                o.load,
+                o.handled,
+                o.agreed,
+                o.staff,
+            ]
+            for o in orgs
+        )
+        return export_response(
+            "mediation-orgs", [str(h) for h in header], data, request.GET["export"]
+        )
+    return render(
+        request,
+        "mediation/registry.html",
+        {
+            "orgs": orgs[:500],
+            "mediators": mediators[:500],
+            "activities": [
+                {"label": kinds.get(a["kind"], a["kind"]), "n": a["n"], "people": a["people"]}
+                for a in activity_counts
+            ],
+        },
+    )
+
+
+def models_sum(field: str):
+    from django.db.models import Sum
+
+    return Sum(field)
