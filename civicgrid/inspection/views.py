@@ -364,9 +364,11 @@ def _period(request, groups):
     """The period and grouping on screen: this month to today unless the form says otherwise."""
     today = timezone.localdate()
     start, end, by = today.replace(day=1), today, groups[0][0]
-    form = PeriodForm(
-        request.GET or None, groups=groups, initial={"start": start, "end": end, "by": by}
-    )
+    data = request.GET.copy()
+    for name, value in (("start", start.isoformat()), ("end", end.isoformat()), ("by", by)):
+        if not data.get(name):
+            data[name] = value
+    form = PeriodForm(data, groups=groups)
     if form.is_valid():
         start = form.cleaned_data["start"] or start
         end = form.cleaned_data["end"] or end
