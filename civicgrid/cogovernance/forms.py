@@ -40,6 +40,16 @@ class RegisterForm(forms.Form):
         label=_("Password again"), widget=forms.PasswordInput, max_length=128
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Once a township is chosen, only its grids are offered.
+        town = (self.data.get("town") if self.is_bound else None) or self.initial.get("town")
+        if town and str(town).isdigit():
+            region = Region.objects.filter(pk=int(town), level=Region.Level.TOWN).first()
+            if region is not None:
+                grids = self.fields["grid"].queryset.filter(code__startswith=region.code)
+                self.fields["grid"].queryset = grids
+
     def clean(self):
         data = super().clean()
         if data.get("password") and data.get("password") != data.get("password2"):

@@ -24,6 +24,12 @@ urlpatterns = [
         views.member_export,
         name="cogovernance_member_export",
     ),
+    path("cogovernance/members/<int:pk>/", views.member_detail, name="cogovernance_member"),
+    path(
+        "cogovernance/members/<int:pk>/export.<slug:fmt>",
+        views.member_ledger_export,
+        name="cogovernance_member_ledger_export",
+    ),
     path(
         "cogovernance/members/<int:pk>/state/",
         views.member_state,

@@ -136,11 +136,7 @@ def _ledger_rows(entries):
         }
 
 
-@login_required
-def my_points(request):
-    member = S.member_of(request.user)
-    if member is None:
-        raise Http404
+def _ledger_context(request, member) -> dict:
     year_start, year_end = A.year_bounds(timezone.localdate().year)
     entries = (
         PointEntry.objects.filter(member=member)
@@ -148,21 +144,16 @@ def my_points(request):
         .order_by("-created", "-id")
     )
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    context = {
+    return {
         "member": member,
         "balance": S.balance(member),
         "year_points": S.balance(member, since=year_start, until=year_end),
         "page": page,
         "rows": list(_ledger_rows(page.object_list)),
     }
-    return render(request, "cogovernance/my_points.html", context)
 
 
-@login_required
-def my_points_export(request, fmt):
-    member = S.member_of(request.user)
-    if member is None or fmt not in EXPORT_FORMATS:
-        raise Http404
+def _ledger_export(member, fmt):
     entries = (
         PointEntry.objects.filter(member=member)
         .select_related("case", "action", "reverses")
@@ -172,7 +163,39 @@ def my_points_export(request, fmt):
     rows = (
         [e.created, e.effective, e.points, S.event_label(e), e.case.code, e.reason] for e in entries
     )
-    return export_response(f"my-points-{member.pk}", header, rows, fmt)
+    return export_response(f"points-{member.pk}", header, rows, fmt)
+
+
+@login_required
+def my_points(request):
+    """A member's balance and ledger, every entry with its cause."""
+    member = S.member_of(request.user)
+    if member is None:
+        raise Http404
+    return render(request, "cogovernance/my_points.html", _ledger_context(request, member))
+
+
+@login_required
+def my_points_export(request, fmt):
+    member = S.member_of(request.user)
+    if member is None or fmt not in EXPORT_FORMATS:
+        raise Http404
+    return _ledger_export(member, fmt)
+
+
+@login_required
+def member_detail(request, pk):
+    """A member's ledger, for the township and county staff over the member's area."""
+    member = S.access_member(request.user, pk)
+    return render(request, "cogovernance/member.html", _ledger_context(request, member))
+
+
+@login_required
+def member_ledger_export(request, pk, fmt):
+    member = S.access_member(request.user, pk)
+    if fmt not in EXPORT_FORMATS:
+        raise Http404
+    return _ledger_export(member, fmt)
 
 
 # --------------------------------------------------------------------------- leaderboards

@@ -152,6 +152,15 @@ def test_the_members_list_masks_phones_and_is_scoped(cg, login):
     text = b"".join(export.streaming_content).decode()
     assert "钱热心" in text and "孙快递" not in text and ours.phone_masked in text
     assert login(cg.world.p.grid1).get(reverse("cogovernance_members")).status_code == 404
+    # a member's ledger, for the staff over the member's area
+    case = cg.accept(cg.report(ours))
+    client = login(cg.world.p.lizhou)
+    detail = client.get(reverse("cogovernance_member", args=[ours.pk])).content.decode()
+    assert 'id="balance">5<' in detail and case.code in detail
+    ledger = client.get(reverse("cogovernance_member_ledger_export", args=[ours.pk, "csv"]))
+    assert case.code in b"".join(ledger.streaming_content).decode()
+    assert client.get(reverse("cogovernance_member", args=[theirs.pk])).status_code == 404
+    assert client.get(reverse("cogovernance_member", args=[999999])).status_code == 404
     # suspend with a reason, over HTTP; another township's member is out of reach
     state = reverse("cogovernance_member_state", args=[ours.pk])
     client = login(cg.world.p.lizhou)
