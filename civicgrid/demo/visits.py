@@ -291,13 +291,32 @@ def _write(plan: _Plan, summary, step) -> None:
             seen_at[index] = min(seen_at.get(index, visit.visited_at), visit.visited_at)
     for index, moment in seen_at.items():
         plan.dues[index].state, plan.dues[index].done_at = DueVisit.State.DONE, moment
+    first = min((d.period_start for d in plan.dues), default=date.max)
+    # Rows tick made already (the demo's own scheduler, a run of tick): kept, and closed
+    # below when the plan has them visited.
+    before = set(
+        DueVisit.objects.filter(period_start__gte=first).values_list(
+            "person_id", "cadence", "period_start"
+        )
+    )
     DueVisit.objects.bulk_create(plan.dues, batch_size=2000, ignore_conflicts=True)
+    for due in plan.dues:
+        if (
+            due.state == DueVisit.State.DONE
+            and (due.person_id, due.cadence, due.period_start) in before
+        ):
+            DueVisit.objects.filter(
+                person_id=due.person_id,
+                cadence=due.cadence,
+                period_start=due.period_start,
+                state=DueVisit.State.DUE,
+            ).update(state=DueVisit.State.DONE, done_at=due.done_at)
     # ignore_conflicts leaves no ids: read them back by the unique key.
     ids = {
         (p, c, s): pk
-        for pk, p, c, s in DueVisit.objects.filter(
-            period_start__gte=min((d.period_start for d in plan.dues), default=date.max)
-        ).values_list("pk", "person_id", "cadence", "period_start")
+        for pk, p, c, s in DueVisit.objects.filter(period_start__gte=first).values_list(
+            "pk", "person_id", "cadence", "period_start"
+        )
     }
     for index, visit in plan.visits:
         due = plan.dues[index]

@@ -17,6 +17,8 @@ END = date(2026, 3, 31)
 
 
 def test_the_demo_makes_visits_cases_and_walks_once(personas):
+    ticked = do_generate_due_visits(now=datetime(2026, 3, 31, 8, tzinfo=SHANGHAI))
+    assert ticked > 0  # the current periods exist before the demo: it closes them too
     summary = generate_demo_visits(
         seed=3, scale=0.01, months=3, patrol_weeks=4, end=END, progress=lambda _line: None
     )
@@ -36,6 +38,8 @@ def test_the_demo_makes_visits_cases_and_walks_once(personas):
     visit = Visit.objects.filter(case__isnull=False).select_related("case").first()
     assert visit.case.channel == "grid_worker" and visit.case.attachments.count() == 1
     assert visit.due_visit.state == "done"
+    open_but_seen = DueVisit.objects.filter(state="due", visits__outcome="seen")
+    assert not open_but_seen.exists()
     assert any(r["covered"] for r in coverage(personas.admin, start=date(2026, 3, 1), end=END,
                                              by="township"))  # fmt: skip
     # tick on the last day finds every period already there.
