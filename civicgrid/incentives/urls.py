@@ -54,5 +54,13 @@ urlpatterns = [
         views.appraisal_worker,
         name="incentives_appraisal_worker",
     ),
+    path(
+        "incentives/appraisal/workers/<int:user_id>/export.<slug:fmt>",
+        views.appraisal_worker_export,
+        name="incentives_appraisal_worker_export",
+    ),
     path("incentives/scheme/", views.scheme, name="incentives_scheme"),
+    path(
+        "incentives/scheme/export.<slug:fmt>", views.scheme_export, name="incentives_scheme_export"
+    ),
 ]

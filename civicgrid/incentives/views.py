@@ -487,8 +487,7 @@ def league_export(request, by, fmt):
     return export_response(f"appraisal-{by}-{label}", header, data, fmt)
 
 
-@login_required
-def appraisal_worker(request, user_id):
+def _worker_months(request, user_id):
     if not P.may_see_worker(request.user, user_id):
         raise Http404
     try:
@@ -512,11 +511,17 @@ def appraisal_worker(request, user_id):
         .select_related("person", "grid")
         .first()
     )
+    return worker, year, months, (total[0] if total else None)
+
+
+@login_required
+def appraisal_worker(request, user_id):
+    worker, year, months, total = _worker_months(request, user_id)
     context = {
         "worker": worker,
         "year": year,
         "months": months,
-        "total": total[0] if total else None,
+        "total": total,
         "keys": list(P.weights()),
         "labels": dict(AppraisalIndicator.Key.choices),
         "weights": P.weights(),
@@ -524,16 +529,26 @@ def appraisal_worker(request, user_id):
     return render(request, "incentives/appraisal_worker.html", context)
 
 
+@login_required
+def appraisal_worker_export(request, user_id, fmt):
+    if fmt not in EXPORT_FORMATS:
+        raise Http404
+    worker, year, months, total = _worker_months(request, user_id)
+    keys = list(P.weights())
+    header = [_("month"), *_indicator_header(), _("score")]
+    rows = [[f"{year}-{m:02d}", *[r.counts[k] for k in keys], r.score] for m, r in months if r]
+    if total:
+        rows.append([str(year), *[total.counts[k] for k in keys], total.score])
+    return export_response(f"appraisal-{worker.person.pk}-{year}", header, rows, fmt)
+
+
 # --------------------------------------------------------------------------- the scheme
 
 
-@login_required
-def scheme(request):
+def _budgets(request):
     county = _county_of(request.user)
     if not county or not scope_for(request.user).has("cases.view"):
         raise Http404
-    from civicgrid.incentives.models import RewardScheme
-
     year = timezone.localdate().year
     towns = S.town_names()
     budgets = []
@@ -544,6 +559,24 @@ def scheme(request):
         budgets.append(
             {"name": towns.get(b.town_code, b.town_code), "amount": b.amount, "spent": spent}
         )
+    return county, year, budgets
+
+
+@login_required
+def scheme_export(request, fmt):
+    if fmt not in EXPORT_FORMATS:
+        raise Http404
+    _county, year, budgets = _budgets(request)
+    header = [_("township"), _("year"), _("budget (yuan)"), _("paid out (yuan)")]
+    rows = ([b["name"], year, b["amount"], b["spent"]] for b in budgets)
+    return export_response(f"reward-budgets-{year}", header, rows, fmt)
+
+
+@login_required
+def scheme(request):
+    from civicgrid.incentives.models import RewardScheme
+
+    county, year, budgets = _budgets(request)
     context = {
         "schemes": RewardScheme.objects.filter(county_code=county).prefetch_related("tiers"),
         "current": A.scheme_on(county, timezone.localdate()),

@@ -148,6 +148,11 @@ def test_appraisal_pages_for_leaders_and_the_worker(rewards, client):
             client.get(reverse("incentives_league_export", args=["town", fmt])).status_code == 200
         )
     assert client.get(reverse("incentives_appraisal_worker", args=[p.grid1.pk])).status_code == 200
+    months = client.get(reverse("incentives_appraisal_worker_export", args=[p.grid1.pk, "csv"]))
+    lines = b"".join(months.streaming_content).decode().strip().splitlines()
+    assert len(lines) == 1 + 12 + 1  # header, twelve months, the year
+    budgets = client.get(reverse("incentives_scheme_export", args=["csv"]))
+    assert "梨洲街道" in b"".join(budgets.streaming_content).decode()
     assert client.get(reverse("incentives_appraisal_worker", args=[p.grid2.pk])).status_code == 404
     client.force_login(p.grid1)
     mine = client.get(reverse("incentives_appraisal_worker", args=[p.grid1.pk]), {"year": "x"})
