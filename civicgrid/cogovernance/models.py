@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civicgrid.people.models import Person
 from civicgrid.regions.models import Grid
@@ -49,7 +50,7 @@ class Member(models.Model):
 
     class State(models.TextChoices):
         ACTIVE = "active", _("Active")
-        SUSPENDED = "suspended", _("Suspended")
+        SUSPENDED = "suspended", pgettext_lazy("member", "Suspended")
 
     person = models.OneToOneField(
         Person, verbose_name=_("person"), on_delete=models.PROTECT, related_name="+"
@@ -60,7 +61,7 @@ class Member(models.Model):
         on_delete=models.PROTECT,
         related_name="cogovernance_member",
     )
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=50)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     platform = models.CharField(
         _("platform"),
@@ -98,7 +99,9 @@ class Member(models.Model):
 class PointRule(models.Model):
     """How many points an event earns, and how many a member may earn by it per day/month."""
 
-    event = models.CharField(_("event"), max_length=16, choices=Event.choices, unique=True)
+    event = models.CharField(
+        pgettext_lazy("points", "event"), max_length=16, choices=Event.choices, unique=True
+    )
     points = models.PositiveIntegerField(_("points"))
     daily_cap = models.PositiveIntegerField(
         _("daily cap"),
@@ -147,7 +150,7 @@ class PointEntry(models.Model):
         Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="entries"
     )
     points = models.IntegerField(_("points"))
-    event = models.CharField(_("event"), max_length=16, choices=Event.choices)
+    event = models.CharField(pgettext_lazy("points", "event"), max_length=16, choices=Event.choices)
     rule = models.ForeignKey(
         PointRule, verbose_name=_("rule"), null=True, blank=True, on_delete=models.PROTECT
     )

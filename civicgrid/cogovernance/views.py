@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from civicgrid.core.errors import ActionRefused
@@ -159,7 +160,14 @@ def _ledger_export(member, fmt):
         .select_related("case", "action", "reverses")
         .order_by("created", "id")
     )
-    header = [_("recorded"), _("counts on"), _("points"), _("event"), _("case"), _("reason")]
+    header = [
+        _("recorded"),
+        _("counts on"),
+        _("points"),
+        pgettext("points", "event"),
+        _("case"),
+        _("reason"),
+    ]
     rows = (
         [e.created, e.effective, e.points, S.event_label(e), e.case.code, e.reason] for e in entries
     )
@@ -240,7 +248,14 @@ def leaderboard_export(request, fmt):
     if fmt not in EXPORT_FORMATS:
         raise Http404
     _form, rows, label, area_name = _board(request)
-    header = [_("rank"), _("name"), _("kind"), _("platform"), _("township"), _("points")]
+    header = [
+        _("rank"),
+        pgettext("person", "name"),
+        _("kind"),
+        _("platform"),
+        _("township"),
+        _("points"),
+    ]
     header.append(_("accepted reports"))
     data = (
         [r["rank"], r["name"], r["kind"], r["platform"], r["town"], r["points"], r["accepted"]]
@@ -299,7 +314,7 @@ def member_export(request, fmt):
     towns, kinds, states = S.town_names(), dict(Member.Kind.choices), dict(Member.State.choices)
     header = [
         _("number"),
-        _("name"),
+        pgettext("person", "name"),
         _("phone"),
         _("kind"),
         _("platform"),
@@ -462,7 +477,7 @@ def award_export(request, pk, fmt):
     header = [
         _("award number"),
         _("rank in the ledger"),
-        _("name"),
+        pgettext("person", "name"),
         _("phone"),
         _("township"),
         _("points"),

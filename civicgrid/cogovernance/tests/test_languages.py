@@ -72,3 +72,6 @@ def test_pages_in_chinese_have_no_english_words(cg):
     assert found == {}
     mine = _chinese(member.user).get(reverse("cogovernance_my_points")).content.decode()
     assert "我的积分" in mine and "有效上报被受理" in mine
+    # member words, not the case workflow's (缓办 is a case being suspended)
+    members = _chinese(cg.lizhou).get(reverse("cogovernance_members")).content.decode()
+    assert "暂停" in members and "缓办" not in _content(members)
