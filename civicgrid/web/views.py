@@ -238,6 +238,49 @@ def case_attachment(request, code, pk):
 # --------------------------------------------------------------------------- workbenches
 
 
+def _field_work(user, bench) -> list[dict]:
+    """Counts of the work outside the case lists: visits due, campaign targets, summonses."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from civicgrid.campaigns.selectors import my_targets
+    from civicgrid.inspection.selectors import due_visits_visible_to
+    from civicgrid.oncall import workflow as oncall_workflow
+    from civicgrid.oncall.selectors import summonses_for
+
+    tiles = []
+    if bench.key == "grid":
+        today = timezone.localdate()
+        week_end = today + timedelta(days=6 - today.weekday())
+        due = due_visits_visible_to(user).filter(
+            state="due", period_start__lte=today, due_date__lte=week_end
+        )
+        tiles.append(
+            {
+                "label": _("Visits due this week"),
+                "count": due.count(),
+                "url": reverse("visit_due_list") + "?when=week",
+            }
+        )
+        tiles.append(
+            {
+                "label": _("Campaign targets to check"),
+                "count": my_targets(user).filter(state="pending").count(),
+                "url": reverse("campaign_my_targets"),
+            }
+        )
+    if bench.key == "department":
+        tiles.append(
+            {
+                "label": _("Open summonses"),
+                "count": summonses_for(user).filter(state__in=oncall_workflow.OPEN_STATES).count(),
+                "url": reverse("oncall_mine"),
+            }
+        )
+    return tiles
+
+
 @login_required
 def workbench(request, key=None):
     """The person's workbench: the counts of their lists and their tasks."""
@@ -261,6 +304,7 @@ def workbench(request, key=None):
         "bench": bench,
         "benches": benches,
         "counts": counts,
+        "field_work": _field_work(request.user, bench),
         "first": first,
         "first_label": QUEUES[first],
         "cases": _case_rows(tasks),

@@ -268,3 +268,30 @@ def test_a_person_with_two_roles_switches_workbench_and_it_is_remembered(login, 
     assert "<h1>Grid worker</h1>" in switched
     assert "<h1>Grid worker</h1>" in client.get("/").content.decode()  # remembered
     assert client.get(reverse("workbench", args=["county"])).status_code == 404
+
+
+def test_the_grid_workbench_counts_the_field_work(login, personas):
+    """Visits due this week and campaign targets sit next to the case counts."""
+    import re
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from civicgrid.inspection.actions import do_generate_due_visits
+    from civicgrid.inspection.selectors import due_visits_visible_to
+
+    client = login(personas.grid1)
+
+    def shown() -> int:
+        page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert "Campaign targets to check" in page
+        return int(re.search(r'href="/visits/due/\?when=week"><b>(\d+)</b>', page).group(1))
+
+    before = shown()
+    do_generate_due_visits()
+    today = timezone.localdate()
+    week_end = today + timedelta(days=6 - today.weekday())
+    owed = due_visits_visible_to(personas.grid1).filter(state="due")
+    this_week = owed.filter(due_date__lte=week_end).count()
+    assert owed.count() > before  # the county has key-group residents in grid1's grid
+    assert shown() == this_week
