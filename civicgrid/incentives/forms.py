@@ -86,3 +86,13 @@ class PeriodForm(forms.Form):
         if data["year"] is None:
             return today.year, (data["month"] or today.month), data["area"] or ""
         return data["year"], data["month"], data["area"] or ""
+
+
+class BudgetForm(forms.Form):
+    town_code = forms.ChoiceField(label=_("Township"))
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
+    amount = forms.IntegerField(label=_("Budget (yuan)"), min_value=0, max_value=100_000_000)
+
+    def __init__(self, *args, towns=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["town_code"].choices = list(towns)

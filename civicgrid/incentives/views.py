@@ -23,7 +23,14 @@ from . import actions as A
 from . import appraisal as P
 from . import selectors as S
 from .documents import library_docx
-from .forms import DecisionForm, LibraryFilterForm, NominationForm, PeriodForm, WriteUpForm
+from .forms import (
+    BudgetForm,
+    DecisionForm,
+    LibraryFilterForm,
+    NominationForm,
+    PeriodForm,
+    WriteUpForm,
+)
 from .models import AppraisalIndicator, Nomination, TownBudget, TypicalCase
 
 QUEUES = {
@@ -577,10 +584,25 @@ def scheme(request):
     from civicgrid.incentives.models import RewardScheme
 
     county, year, budgets = _budgets(request)
+    may_set = A.is_county_staff(request.user, county)
+    towns = [(c, n) for c, n in S.town_names().items() if len(c) == 9 and c.startswith(county)]
+    form = BudgetForm(request.POST or None, towns=sorted(towns), initial={"year": year})
+    if request.method == "POST":
+        if not may_set:
+            raise Http404
+        if form.is_valid():
+            try:
+                A.do_set_town_budget(actor=request.user, **form.cleaned_data)
+            except (ValidationError, ActionRefused) as exc:
+                messages.error(request, _message(exc))
+            else:
+                messages.success(request, _("The budget is set."))
+                return redirect("incentives_scheme")
     context = {
         "schemes": RewardScheme.objects.filter(county_code=county).prefetch_related("tiers"),
         "current": A.scheme_on(county, timezone.localdate()),
         "budgets": budgets,
         "year": year,
+        "form": form if may_set else None,
     }
     return render(request, "incentives/scheme.html", context)

@@ -254,3 +254,19 @@ def test_main_pages_use_a_bounded_number_of_queries(rewards, client, django_asse
     ]:
         with django_assert_max_num_queries(most):
             assert client.get(reverse(name, args=args)).status_code == 200
+
+
+def test_the_county_sets_a_budget_on_the_scheme_page(rewards, client):
+    from civicgrid.incentives.models import TownBudget
+
+    url = reverse("incentives_scheme")
+    client.force_login(rewards.p.lizhou)
+    assert (
+        client.post(url, {"town_code": "330281001", "year": 2031, "amount": 9}).status_code == 404
+    )
+    client.force_login(rewards.p.county)
+    bad = client.post(url, {"town_code": "330281001", "year": 2031, "amount": -5})
+    assert bad.status_code == 200 and not TownBudget.objects.filter(year=2031).exists()
+    done = client.post(url, {"town_code": "330281001", "year": 2031, "amount": 30000})
+    assert done.status_code == 302
+    assert TownBudget.objects.get(town_code="330281001", year=2031).amount == 30000
