@@ -64,7 +64,7 @@ STATE_LABELS = {
 }
 
 ACTION_LABELS = {
-    "register": _("Register"),
+    "register": _("Register the dispute"),
     "route": _("Route"),
     "reroute": _("Route again"),
     "refer": _("Hand to a legal channel"),
