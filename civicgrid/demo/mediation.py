@@ -431,9 +431,9 @@ class _Sim:
                 notes="听取双方陈述，释法明理",
             )
             moment = self.later(moment, pace + rng.uniform(0.5, 4))
-        deadline = dispute.deadline
-        if moment > deadline - timedelta(days=2) and rng.random() < 0.6:
-            yield deadline - timedelta(days=3)
+        extend_at = dispute.deadline - timedelta(days=3)
+        if moment > extend_at and extend_at > timezone.now() and rng.random() < 0.6:
+            yield extend_at
             A.do_extend_dispute(
                 dispute,
                 actor=handler,
