@@ -40,8 +40,7 @@ _TEMPLATE_LINES = [
 ]
 
 
-def make_template(path: Path = TEMPLATE_PATH) -> Path:
-    """Write the shipped template (run once; the file is kept in the repository)."""
+def _template_document():
     import docx
 
     document = docx.Document()
@@ -52,8 +51,13 @@ def make_template(path: Path = TEMPLATE_PATH) -> Path:
             document.add_heading(text, level=2)
         else:
             document.add_paragraph(text)
+    return document
+
+
+def make_template(path: Path = TEMPLATE_PATH) -> Path:
+    """Write the shipped template (run once; the file is kept in the repository)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    document.save(str(path))
+    _template_document().save(str(path))
     return path
 
 
@@ -99,8 +103,8 @@ def agreement_docx(dispute) -> bytes:
     import docx
 
     agreement = dispute.agreement
-    template = TEMPLATE_PATH if TEMPLATE_PATH.exists() else make_template()
-    document = docx.Document(str(template))
+    # The shipped file; the same template built in memory if an install left it out.
+    document = docx.Document(str(TEMPLATE_PATH)) if TEMPLATE_PATH.exists() else _template_document()
     mediators = sorted(
         {a.mediator.name for a in dispute.assignments.select_related("mediator")}
         | {m.name for s in dispute.sessions.all() for m in s.mediators.all()}

@@ -53,3 +53,16 @@ def test_agreement_text(med):
     assert "申请人：张三（自然人）" in text or "Applicant：张三" in text
     assert "330281********0019" in text and ID_A not in text  # masked
     assert "{" not in text
+
+
+def test_built_in_template_when_the_file_is_missing(med, monkeypatch, tmp_path):
+    from civicgrid.mediation import documents
+
+    dispute = med.register()
+    do_route_dispute(dispute, actor=med.centre_user, route="studio", org=med.studio)
+    do_record_session(dispute, actor=med.mediator_user, held_at=timezone.now(), place="室")
+    do_conclude_dispute(dispute, actor=med.mediator_user, outcome="agreement", terms="和解")
+    monkeypatch.setattr(documents, "TEMPLATE_PATH", tmp_path / "missing.docx")
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(agreement_docx(dispute))).paragraphs)
+    assert "1. 和解" in text and dispute.code in text
+    assert not (tmp_path / "missing.docx").exists()
