@@ -118,8 +118,8 @@ def calls_visible_to(user) -> QuerySet[CallLog]:
 # --------------------------------------------------------------------------- statistics
 
 # How statistics rows are grouped (F6): per level (township), organisation, mediator (the
-# lead mediator), category, route.
-STAT_GROUPS = ("town", "org", "mediator", "category", "route")
+# lead mediator), resident department (disputes routed to it), category, route.
+STAT_GROUPS = ("town", "org", "mediator", "department", "category", "route")
 
 STAT_COLUMNS = (
     "intake",
@@ -130,6 +130,8 @@ STAT_COLUMNS = (
     "performed",
     "confirmed",
     "referred",
+    "on_time_rate",
+    "satisfaction_rate",
 )
 
 
@@ -141,6 +143,10 @@ def _group_labels(group: str, keys) -> dict:
         return dict(MediationOrg.objects.filter(pk__in=keys).values_list("pk", "name"))
     if group == "mediator":
         return dict(Mediator.objects.filter(pk__in=keys).values_list("pk", "name"))
+    if group == "department":
+        from civicgrid.people.models import Department
+
+        return dict(Department.objects.filter(pk__in=keys).values_list("pk", "name"))
     if group == "category":
         return {code: str(label) for code, label in DISPUTE_CATEGORIES}
     return {code: str(label) for code, label in Route.choices}
@@ -157,14 +163,30 @@ def statistics(user, since: datetime, until: datetime, group: str = "town") -> l
     * mean days — calendar days from registration to the outcome, over the concluded;
     * performed — agreements recorded as fully performed;
     * confirmed — agreements confirmed by a court (司法确认);
-    * referred — disputes handed to a legal channel.
+    * referred — disputes handed to a legal channel;
+    * on-time rate = concluded within the mediation time limit (one month on the working
+      calendar plus any extension) / concluded, in per cent;
+    * satisfaction rate = (satisfied + basically satisfied) / followed up, in per cent.
+
+    Grouped by department, only disputes routed to a resident department count: this is how
+    the departments are evaluated (their referrals handled on time, the parties' satisfaction).
     """
     if group not in STAT_GROUPS:
         raise ValueError(group)
     disputes = disputes_visible_to(user).filter(created__gte=since, created__lt=until)
     rows = list(
         disputes.values(
-            "pk", "region_code", "org_id", "category", "route", "outcome", "created", "concluded_at"
+            "pk",
+            "region_code",
+            "org_id",
+            "department_id",
+            "category",
+            "route",
+            "outcome",
+            "created",
+            "concluded_at",
+            "extension_days",
+            "satisfaction",
         )
     )
     ids = [r["pk"] for r in rows]
@@ -193,22 +215,31 @@ def statistics(user, since: datetime, until: datetime, group: str = "town") -> l
         "town": lambda r: r["region_code"][:9],
         "org": lambda r: r["org_id"],
         "mediator": lambda r: lead.get(r["pk"]),
+        "department": lambda r: r["department_id"],
         "category": lambda r: r["category"],
         "route": lambda r: r["route"],
     }[group]
-    acc: dict = defaultdict(
-        lambda: dict.fromkeys(
-            ("intake", "concluded", "successful", "performed", "confirmed", "referred", "days"), 0
-        )
-    )
+    if group == "department":
+        rows = [r for r in rows if r["department_id"]]
+    from civicgrid.mediation.rules import mediation_deadline
+
+    counters = ("intake", "concluded", "successful", "performed", "confirmed", "referred")
+    extra = ("days", "on_time", "rated", "satisfied")
+    acc: dict = defaultdict(lambda: dict.fromkeys(counters + extra, 0))
     for r in rows:
         a = acc[key_of(r)]
         a["intake"] += 1
         if r["outcome"]:
             a["concluded"] += 1
             a["days"] += (r["concluded_at"] - r["created"]).total_seconds() / 86400
+            a["on_time"] += r["concluded_at"] <= mediation_deadline(
+                r["created"], r["extension_days"]
+            )
             if r["outcome"] == "agreement":
                 a["successful"] += 1
+        if r["satisfaction"]:
+            a["rated"] += 1
+            a["satisfied"] += r["satisfaction"] in {"satisfied", "basically_satisfied"}
         a["performed"] += r["pk"] in performed
         a["confirmed"] += r["pk"] in confirmed
         a["referred"] += r["pk"] in referred
@@ -228,6 +259,10 @@ def statistics(user, since: datetime, until: datetime, group: str = "town") -> l
                 "performed": a["performed"],
                 "confirmed": a["confirmed"],
                 "referred": a["referred"],
+                "on_time_rate": round(100 * a["on_time"] / concluded, 1) if concluded else None,
+                "satisfaction_rate": (
+                    round(100 * a["satisfied"] / a["rated"], 1) if a["rated"] else None
+                ),
             }
         )
     result.sort(key=lambda row: (-row["intake"], str(row["key"])))

@@ -281,6 +281,8 @@ def _stat_columns():
         ("performed", _("agreements performed")),
         ("confirmed", _("judicial confirmations")),
         ("referred", _("handed to legal channels")),
+        ("on_time_rate", _("concluded on time (%)")),
+        ("satisfaction_rate", _("satisfaction (%)")),
     ]
 
 
@@ -310,6 +312,7 @@ def statistics_page(request):
         "town": _("Per township"),
         "org": _("Per organisation"),
         "mediator": _("Per mediator"),
+        "department": _("Per resident department"),
         "category": _("Per category"),
         "route": _("Per route"),
     }

@@ -79,6 +79,8 @@ def test_by_category(med, fixture):
         "performed": 1,
         "confirmed": 0,
         "referred": 0,
+        "on_time_rate": 100.0,
+        "satisfaction_rate": None,
     }
     assert rows["10"]["intake"] == 2 and rows["10"]["concluded"] == 1
     assert rows["10"]["success_rate"] == 0.0 and rows["10"]["mean_days"] == 0.0
@@ -121,3 +123,31 @@ def test_statistics_are_scoped(med, fixture):
     assert statistics(med.p.fengshan, *_period(), group="town") == []
     mine = statistics(med.mediator_user, *_period(), group="town")
     assert mine[0]["intake"] == 2  # only the two disputes assigned to 王调解
+
+
+def test_departments_and_satisfaction(med, fixture, at):
+    """A dispute routed to the township's law-enforcement office, concluded after the month
+    (late) and followed up satisfied; another disputes' follow-up unsatisfied."""
+    from civicgrid.mediation.actions import do_follow_up
+    from civicgrid.mediation.models import Dispute
+
+    at(2026, 3, 3, 9)
+    late = med.register(title="F", category="09")
+    do_route_dispute(late, actor=med.centre_user, route="department", department=med.town_law)
+    law = med.town_law_user()
+    do_record_session(late, actor=law, held_at=timezone.now(), place="执法中队")
+    at(2026, 4, 20, 10)  # the month ran out on 3 April
+    do_conclude_dispute(late, actor=law, outcome="agreement", terms="停止排污")
+    do_record_performance(late, actor=law, kind="done")
+    do_follow_up(late, actor=med.centre_user, satisfaction="satisfied")
+    do_follow_up(Dispute.objects.get(title="B"), actor=med.centre_user, satisfaction="unsatisfied")
+    (department,) = statistics(med.centre_user, *_period(), group="department")
+    assert (department["label"], department["intake"], department["concluded"]) == (
+        med.town_law.name,
+        1,
+        1,
+    )
+    assert department["on_time_rate"] == 0.0 and department["satisfaction_rate"] == 100.0
+    (town,) = statistics(med.centre_user, *_period(), group="town")
+    assert town["satisfaction_rate"] == 50.0  # F satisfied, B unsatisfied
+    assert town["on_time_rate"] == 80.0  # A, B, C, E on time; F late
