@@ -43,8 +43,18 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["area"].choices = [("", gettext_lazy("All areas"))] + [
-            (a, a) for a in audit_areas()
+            (a, _area_label(a)) for a in audit_areas()
         ]
+
+
+def _area_label(label: str) -> str:
+    """An app's own name (translated), e.g. cases → 事件办理."""
+    from django.apps import apps
+
+    try:
+        return apps.get_app_config(label).verbose_name
+    except LookupError:
+        return label
 
 
 def _require_auditor(user) -> None:

@@ -23,6 +23,17 @@ class NavItem:
     roles: tuple[str, ...] = ()  # if given, only for holders of one of these roles
 
 
+_FIELD = ("grid_leader", "grid_worker", "grid_worker_pt", "micro_grid_leader")
+_REPORTERS = (*_FIELD, "liaison", "co_governance")
+_COUNTY = ("county_operator", "county_leader")
+_APPRAISED_OR_APPRAISING = (
+    *_FIELD,
+    "village_staff",
+    "township_operator",
+    "township_leader",
+    *_COUNTY,
+)
+
 NAV = (
     NavItem("home", _("Workbench")),
     NavItem("case_list", _("Cases"), "cases.view"),
@@ -32,8 +43,14 @@ NAV = (
     NavItem("campaign_list", _("Special campaigns"), "cases.view"),
     NavItem("oncall_mine", _("My summons"), "cases.department"),
     NavItem("oncall_postings", _("Staff in grids"), "cases.handle"),
+    NavItem("incentives_nominations", _("High-value rewards"), "cases.handle"),
+    NavItem("incentives_my_rewards", _("My rewards"), roles=_REPORTERS),
+    NavItem("incentives_library", _("Typical cases"), "cases.view"),
+    NavItem("incentives_appraisal", _("Appraisal"), roles=_APPRAISED_OR_APPRAISING),
     NavItem("cogovernance_my_points", _("My points"), roles=("co_governance",)),
     NavItem("cogovernance_leaderboard", _("Co-governance"), "cases.view"),
+    NavItem("cogovernance_members", _("Co-governance members"), "cases.supervise"),
+    NavItem("cogovernance_awards", _("Annual awards"), roles=_COUNTY),
     NavItem("grid_list", _("Grids"), "regions.view"),
     NavItem("audit_list", _("Audit trail"), "audit.view"),
     NavItem("profile", _("My roles")),

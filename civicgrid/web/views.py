@@ -136,7 +136,14 @@ def _person_context(request, person, revealed) -> dict:
     groups = person.key_groups.all()
     if not can(request.user, "people.view_pii", region_code=person.region_code):
         groups = groups.filter(sensitive=False)
-    return {"person": person, "revealed": revealed, "key_groups": groups}
+    from civicgrid.inspection.actions import may_record_visit
+
+    return {
+        "person": person,
+        "revealed": revealed,
+        "key_groups": groups,
+        "may_visit": may_record_visit(request.user, person),
+    }
 
 
 @login_required
@@ -169,8 +176,30 @@ def case_detail(request, code):
         "action_forms": _action_forms(request.user, case),
         "map_tiles": settings.MAP_TILE_URL,
         "map_attribution": settings.MAP_TILE_ATTRIBUTION,
+        "more": _case_links(request.user, case),
     }
     return render(request, "web/case_detail.html", context)
+
+
+def _case_links(user, case) -> list[tuple[str, str]]:
+    """Work on the case done elsewhere: a reward nomination, a member's points."""
+    links = []
+    if case.state in {"closed", "archived"} and can(
+        user, "cases.handle", region_code=case.region_code
+    ):
+        links.append(
+            (
+                _("Nominate for a high-value reward"),
+                reverse("incentives_nominate") + f"?code={case.code}",
+            )
+        )
+    if case.channel == Case.Channel.CO_GOVERNANCE and can(
+        user, "cases.supervise", region_code=case.region_code
+    ):
+        links.append(
+            (_("Points of this report"), reverse("cogovernance_invalidate", args=[case.code]))
+        )
+    return links
 
 
 def _time_left_text(case) -> str:

@@ -58,9 +58,11 @@ class Person:
         # Anything the Content-Security-Policy blocked is a page that lost behaviour.
         page.on(
             "console",
-            lambda m: m.type == "error"
-            and "Content Security Policy" in m.text
-            and self.problems.append(f"blocked by the policy: {m.text}"),
+            lambda m: (
+                m.type == "error"
+                and "Content Security Policy" in m.text
+                and self.problems.append(f"blocked by the policy: {m.text}")
+            ),
         )
 
     def shot(self, step: str) -> Path:
