@@ -11,7 +11,19 @@ from civicgrid.cases import actions as A
 from civicgrid.cases.selectors import QUEUES
 
 # Words that are the same in both languages, or are data rather than interface.
-ALLOWED = {"civicgrid", "csv", "excel", "gps", "api", "open311", "id", "jpeg", "png", "sms", "webhook"}
+ALLOWED = {
+    "civicgrid",
+    "csv",
+    "excel",
+    "gps",
+    "api",
+    "open311",
+    "id",
+    "jpeg",
+    "png",
+    "sms",
+    "webhook",
+}
 
 
 class _Text(HTMLParser):
