@@ -43,6 +43,7 @@ NAV = (
     NavItem("campaign_list", _("Special campaigns"), "cases.view"),
     NavItem("oncall_mine", _("My summons"), "cases.department"),
     NavItem("oncall_postings", _("Staff in grids"), "cases.handle"),
+    NavItem("mediation_list", _("Disputes"), "mediation.view"),
     NavItem("incentives_nominations", _("High-value rewards"), "cases.handle"),
     NavItem("incentives_my_rewards", _("My rewards"), roles=_REPORTERS),
     NavItem("incentives_library", _("Typical cases"), "cases.view"),
