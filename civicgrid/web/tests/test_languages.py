@@ -4,6 +4,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
@@ -91,6 +92,7 @@ def test_pages_in_chinese_have_no_english_words(personas, world, cases):
     # The audit trail shows each object as it was named when the event was written (here by
     # tests running in English): stored data, not interface.
     data |= {"Department", "handler", "demo", "scale", "seed"}
+    data |= set(get_user_model().objects.values_list("username", flat=True))  # who acted
     police = world.town_police_user()
     pages = {
         "lizhou": [
