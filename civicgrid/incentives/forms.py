@@ -96,3 +96,82 @@ class BudgetForm(forms.Form):
     def __init__(self, *args, towns=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["town_code"].choices = list(towns)
+
+
+NOMINATOR_CHOICES = [
+    ("handler", _("The case's handler")),
+    ("command_room", _("The township command room")),
+]
+
+
+class SchemeVersionForm(forms.Form):
+    """A new version of the reward scheme: one row of fields per criterion (a tier is kept
+    when its box is ticked), prefilled from the version in force."""
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    version = forms.CharField(label=_("Version"), max_length=40)
+    valid_from = forms.DateField(
+        label=_("Valid from"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for value, label in Criterion.choices:
+            self.fields[f"{value}_on"] = forms.BooleanField(label=label, required=False)
+            self.fields[f"{value}_min"] = forms.IntegerField(
+                label=_("Lowest amount (yuan)"), required=False, min_value=1, max_value=1_000_000
+            )
+            self.fields[f"{value}_max"] = forms.IntegerField(
+                label=_("Highest amount (yuan)"), required=False, min_value=1, max_value=1_000_000
+            )
+            self.fields[f"{value}_who"] = forms.MultipleChoiceField(
+                label=_("Who may nominate"),
+                required=False,
+                choices=NOMINATOR_CHOICES,
+                widget=forms.CheckboxSelectMultiple,
+            )
+
+    def rows(self):
+        """(criterion label, its four bound fields) for the template."""
+        return [
+            (label, [self[f"{value}_{part}"] for part in ("on", "min", "max", "who")])
+            for value, label in Criterion.choices
+        ]
+
+    def clean(self):
+        data = super().clean()
+        tiers = []
+        for value, _label in Criterion.choices:
+            if not data.get(f"{value}_on"):
+                continue
+            low, high = data.get(f"{value}_min"), data.get(f"{value}_max")
+            who = data.get(f"{value}_who") or []
+            if low is None:
+                self.add_error(f"{value}_min", _("Give the lowest amount."))
+            if high is None:
+                self.add_error(f"{value}_max", _("Give the highest amount."))
+            if low is not None and high is not None and low > high:
+                self.add_error(
+                    f"{value}_max", _("The highest amount must not be below the lowest.")
+                )
+            if not who:
+                self.add_error(f"{value}_who", _("Say who may nominate for this tier."))
+            tiers.append(
+                {"criterion": value, "amount_min": low, "amount_max": high, "nominators": who}
+            )
+        if not tiers:
+            raise forms.ValidationError(_("A scheme needs at least one tier: tick a criterion."))
+        data["tiers"] = tiers
+        return data
+
+    @classmethod
+    def initial_from(cls, scheme) -> dict:
+        if scheme is None:
+            return {}
+        initial = {"name": scheme.name}
+        for tier in scheme.tiers.all():
+            initial[f"{tier.criterion}_on"] = True
+            initial[f"{tier.criterion}_min"] = tier.amount_min
+            initial[f"{tier.criterion}_max"] = tier.amount_max
+            initial[f"{tier.criterion}_who"] = list(tier.nominators)
+        return initial

@@ -60,6 +60,7 @@ urlpatterns = [
         name="incentives_appraisal_worker_export",
     ),
     path("incentives/scheme/", views.scheme, name="incentives_scheme"),
+    path("incentives/scheme/new/", views.scheme_publish, name="incentives_scheme_publish"),
     path(
         "incentives/scheme/export.<slug:fmt>", views.scheme_export, name="incentives_scheme_export"
     ),

@@ -1,6 +1,8 @@
 """Thin views: nominate, the review and approval queues, my rewards, the typical-case library
 and the appraisal tables. Every write goes through ``actions``; every read through selectors."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -29,6 +31,7 @@ from .forms import (
     LibraryFilterForm,
     NominationForm,
     PeriodForm,
+    SchemeVersionForm,
     WriteUpForm,
 )
 from .models import AppraisalIndicator, Nomination, TownBudget, TypicalCase
@@ -604,5 +607,48 @@ def scheme(request):
         "budgets": budgets,
         "year": year,
         "form": form if may_set else None,
+        "may_publish": may_set,
     }
     return render(request, "incentives/scheme.html", context)
+
+
+@login_required
+def scheme_publish(request):
+    """A new version of the scheme (the county centre), prefilled from the one in force.
+    Anyone else sees the refusal as a form error; the action decides."""
+    county = _county_of(request.user)
+    if not county or not scope_for(request.user).has("cases.view"):
+        raise Http404
+    today = timezone.localdate()
+    current = A.scheme_on(county, today)
+    may_publish = A.is_county_staff(request.user, county)
+    initial = SchemeVersionForm.initial_from(current)
+    initial["valid_from"] = today + timedelta(days=1)
+    form = SchemeVersionForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        kept = {t.criterion: t for t in current.tiers.all()} if current else {}
+        tiers = []
+        for tier in data["tiers"]:
+            old = kept.get(tier["criterion"])
+            if old is not None:
+                tier = {**tier, "name": old.name, "description": old.description}
+            tiers.append(tier)
+        try:
+            A.do_publish_scheme(
+                county_code=county,
+                name=data["name"],
+                version=data["version"],
+                valid_from=data["valid_from"],
+                tiers=tiers,
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            _errors_into(form, exc)
+        except ActionRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("The new version of the scheme is published."))
+            return redirect("incentives_scheme")
+    context = {"form": form, "current": current, "may_publish": may_publish}
+    return render(request, "incentives/scheme_publish.html", context)
