@@ -64,16 +64,23 @@ __all__ = [
     "do_record_handoff_result",
     "do_record_performance",
     "do_record_session",
+    "do_file_log_as_case",
     "do_refer_dispute",
     "do_register_dispute",
+    "do_register_dispute_from_log",
+    "do_remind_overdue_disputes",
+    "do_reveal_party_pii",
     "do_reply_call",
     "do_route_dispute",
     "do_save_mediator",
     "do_save_org",
     "do_transfer_call",
+    "centre_code",
     "is_centre",
     "is_handler",
+    "log_source",
     "may_act",
+    "overdue_disputes",
 ]
 
 _CATEGORY_CODES = {code for code, _label in DISPUTE_CATEGORIES}
@@ -1318,3 +1325,223 @@ def do_callback_call(call: CallLog, *, actor, note: str) -> CallLog:
             "mediation.call.callback", actor=actor, target=call, scope_code=call.region_code
         )
     return call
+
+
+# --------------------------------------------------------------------------- log → dispute / case
+
+
+def _check_log_actor(actor, row) -> None:
+    if not can(actor, "mediation.register", region_code=row.region_code):
+        raise ActionRefused(_("You may not keep this reception hall's log."))
+
+
+def _log_kind(row) -> str:
+    if isinstance(row, VisitorLog):
+        return "visit"
+    if isinstance(row, CallLog):
+        return "call"
+    raise TypeError(row)
+
+
+def log_source(row) -> str:
+    """The dispute source of a log row: the reception hall or the 12348 hotline."""
+    return Source.RECEPTION if _log_kind(row) == "visit" else Source.HOTLINE_12348
+
+
+def _mark_call_handed_on(row: CallLog, to: str, now: datetime) -> list[str]:
+    """A call waiting to be transferred is transferred by turning it into a dispute or a case."""
+    if row.open_step != "transfer":
+        return []
+    row.transferred_to, row.transferred_at = to[:100], now
+    return ["transferred_to", "transferred_at"]
+
+
+def do_register_dispute_from_log(row, *, actor, **register) -> Dispute:
+    """登记 a dispute from a visitor or 12348 call entry and link the entry to it, in one step."""
+    _check_log_actor(actor, row)
+    kind = _log_kind(row)
+    register.setdefault("source", log_source(row))
+    with transaction.atomic():
+        row = type(row).objects.select_for_update().get(pk=row.pk)
+        if row.dispute_id or row.case_id:
+            raise ValidationError(
+                _("This entry was already registered as a dispute or filed as a case.")
+            )
+        dispute = do_register_dispute(actor=actor, **register)
+        before = {"dispute": None}
+        row.dispute = dispute
+        fields = ["dispute"]
+        if kind == "visit":
+            before["outcome"] = row.outcome
+            row.outcome = VisitorLog.Outcome.DISPUTE
+            fields.append("outcome")
+        else:
+            fields += _mark_call_handed_on(row, dispute.code, timezone.now())
+        row.save(update_fields=fields)
+        record_event(
+            f"mediation.{kind}.to_dispute",
+            actor=actor,
+            target=row,
+            scope_code=row.region_code,
+            before=before,
+            after={"dispute": dispute.code},
+        )
+    return dispute
+
+
+def do_file_log_as_case(row, *, actor, category=None):
+    """File a visitor or 12348 call entry as a grid case (``cases.do_report_case``) and link it.
+    A visitor at the window is a resident reporting; a call comes through the 12348 channel."""
+    from civicgrid.cases.actions import do_report_case
+    from civicgrid.cases.models import Case
+
+    _check_log_actor(actor, row)
+    kind = _log_kind(row)
+    channel = Case.Channel.RESIDENT if kind == "visit" else Case.Channel.HOTLINE_12348
+    region = Region.objects.filter(code=row.region_code).first()
+    grid = None if region else Grid.objects.filter(code=row.region_code).first()
+    with transaction.atomic():
+        row = type(row).objects.select_for_update().get(pk=row.pk)
+        if row.dispute_id or row.case_id:
+            raise ValidationError(
+                _("This entry was already registered as a dispute or filed as a case.")
+            )
+        case = do_report_case(
+            actor=actor,
+            channel=channel,
+            description=row.about if kind == "visit" else row.summary,
+            category=category,
+            region=region,
+            grid=grid,
+            reporter_name=row.name if kind == "visit" else row.caller,
+            reporter_phone=pii.reveal(row.phone_cipher) if row.phone_cipher else "",
+            idempotency_key=f"mediation-{kind}-{row.pk}",
+        )
+        row.case = case
+        fields = ["case"]
+        before = {"case": None}
+        if kind == "visit":
+            before["outcome"] = row.outcome
+            row.outcome = VisitorLog.Outcome.CASE
+            fields.append("outcome")
+        else:
+            fields += _mark_call_handed_on(row, case.code, timezone.now())
+        row.save(update_fields=fields)
+        record_event(
+            f"mediation.{kind}.to_case",
+            actor=actor,
+            target=row,
+            scope_code=row.region_code,
+            before=before,
+            after={"case": case.code},
+        )
+    return case
+
+
+# --------------------------------------------------------------------------- personal data
+
+
+def do_reveal_party_pii(party: Party, *, actor, reason: str = "") -> dict[str, str]:
+    """A party's clear ID and phone numbers, for those with personal-data rights over the
+    dispute's place; every look is audited."""
+    dispute = party.dispute
+    if not can(actor, "people.view_pii", region_code=dispute.region_code):
+        raise ActionRefused(_("You may not see parties' ID and phone numbers here."))
+    with transaction.atomic():
+        record_event(
+            "mediation.party.view_pii",
+            actor=actor,
+            target=party,
+            scope_code=dispute.region_code,
+            after={"dispute": dispute.code, "reason": reason[:200]},
+        )
+    return {
+        "id_number": pii.reveal(party.id_number_cipher) if party.id_number_cipher else "",
+        "phone": pii.reveal(party.phone_cipher) if party.phone_cipher else "",
+    }
+
+
+# --------------------------------------------------------------------------- overdue
+
+
+def overdue_disputes(now: datetime):
+    """Disputes whose clock has run out and whose current deadline was not yet notified."""
+    from django.db.models import F, Q
+
+    return Dispute.objects.filter(
+        state__in=workflow.CLOCK_STATES, deadline__isnull=False, deadline__lt=now
+    ).filter(Q(overdue_notified_for__isnull=True) | ~Q(overdue_notified_for=F("deadline")))
+
+
+def _remind_one(dispute: Dispute, now: datetime) -> bool:
+    from civicgrid.cases.models import Notification
+
+    with transaction.atomic():
+        # Claim it only if it is still overdue and this deadline not yet notified (another
+        # node ticking at the same minute, or an extension meanwhile, makes this a no-op).
+        claimed = (
+            overdue_disputes(now)
+            .filter(pk=dispute.pk, deadline=dispute.deadline)
+            .update(overdue_notified_for=dispute.deadline)
+        )
+        if claimed != 1:
+            return False
+        users = [
+            a.mediator.user
+            for a in dispute.assignments.filter(active=True, mediator__user__isnull=False)
+            .select_related("mediator__user")
+            .order_by("id")
+        ]
+        subject = _("Dispute %(code)s is past its time limit: %(title)s") % {
+            "code": dispute.code,
+            "title": dispute.title,
+        }
+        rows = [
+            Notification(
+                recipient=user,
+                channel=Notification.Channel.INBOX,
+                event="mediation_overdue",
+                subject=subject[:200],
+                body=dispute.code,
+                created=now,
+            )
+            for user in users
+        ]
+        centre = centre_code(dispute)
+        rows.append(
+            Notification(
+                unit_code=centre,
+                channel=Notification.Channel.INBOX,
+                event="mediation_overdue",
+                subject=subject[:200],
+                body=dispute.code,
+                created=now,
+            )
+        )
+        Notification.objects.bulk_create(rows)
+        record_event(
+            "mediation.dispute.overdue_notified",
+            actor=None,
+            target=dispute,
+            scope_code=dispute.region_code,
+            after={
+                "deadline": dispute.deadline.isoformat(),
+                "mediators": [u.get_username() for u in users],
+                "centre": centre,
+            },
+        )
+    return True
+
+
+def centre_code(dispute: Dispute) -> str:
+    """The mediation centre answering for a dispute: its township's (综治中心)."""
+    return dispute.region_code[:9]
+
+
+def do_remind_overdue_disputes(now: datetime | None = None) -> int:
+    """The tick: tell the assigned mediators and the centre once when a dispute's clock has run
+    out (once per deadline: an extension gives a new deadline and a new reminder)."""
+    now = now or timezone.now()
+    return sum(
+        _remind_one(dispute, now) for dispute in overdue_disputes(now).order_by("id").iterator()
+    )

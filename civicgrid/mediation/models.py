@@ -271,6 +271,12 @@ class Dispute(models.Model):
         _("satisfaction"), max_length=20, choices=Satisfaction.choices, blank=True
     )
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    overdue_notified_for = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The deadline whose passing was last notified (the tick claims it once).",
+    )
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("registered by"),
@@ -633,6 +639,9 @@ class CallLog(models.Model):
     callback_note = models.TextField(_("callback note"), blank=True)
     dispute = models.ForeignKey(
         Dispute, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    case = models.ForeignKey(
+        "cases.Case", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     region_code = models.CharField(_("region code"), max_length=18, db_index=True)
     recorded_by = models.ForeignKey(

@@ -108,11 +108,21 @@ def activities_visible_to(user) -> QuerySet[Activity]:
 
 
 def visitors_visible_to(user) -> QuerySet[VisitorLog]:
-    return restrict(VisitorLog.objects.all(), user, "mediation.view", region_field="region_code")
+    return restrict(
+        VisitorLog.objects.select_related("dispute", "case"),
+        user,
+        "mediation.view",
+        region_field="region_code",
+    )
 
 
 def calls_visible_to(user) -> QuerySet[CallLog]:
-    return restrict(CallLog.objects.all(), user, "mediation.view", region_field="region_code")
+    return restrict(
+        CallLog.objects.select_related("dispute", "case"),
+        user,
+        "mediation.view",
+        region_field="region_code",
+    )
 
 
 # --------------------------------------------------------------------------- statistics

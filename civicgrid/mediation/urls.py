@@ -17,6 +17,7 @@ urlpatterns = [
     path("mediation/visitors/", views.visitor_log, name="mediation_visitors"),
     path("mediation/calls/", views.call_log, name="mediation_calls"),
     path("mediation/calls/<int:pk>/<slug:step>/", views.call_step, name="mediation_call_step"),
+    path("mediation/log/<slug:kind>/<int:pk>/case/", views.log_to_case, name="mediation_log_case"),
     path("mediation/registry/", views.registry, name="mediation_registry"),
     path("mediation/<str:code>/", views.dispute_detail, name="mediation_detail"),
     path("mediation/<str:code>/act/<slug:action>/", views.dispute_act, name="mediation_act"),

@@ -129,13 +129,63 @@ def dispute_export(request, fmt):
     return export_response("disputes", [str(h) for h in header], rows(), fmt)
 
 
+def _log_row(request):
+    """The visitor or 12348 call entry a registration starts from (``?visit=`` / ``?call=``,
+    or the form's hidden ``from_log``), if the user may see it; else 404."""
+    from civicgrid.mediation.selectors import calls_visible_to, visitors_visible_to
+
+    ref = request.POST.get("from_log") if request.method == "POST" else None
+    if ref is None:
+        for kind in ("visit", "call"):
+            if request.GET.get(kind):
+                ref = f"{kind}-{request.GET[kind]}"
+    if not ref:
+        return None
+    kind, _sep, pk = ref.partition("-")
+    rows = {"visit": visitors_visible_to, "call": calls_visible_to}.get(kind)
+    if rows is None or not pk.isdigit():
+        raise Http404
+    row = rows(request.user).filter(pk=int(pk)).first()
+    if row is None:
+        raise Http404
+    row.ref = ref
+    return row
+
+
+def _log_initial(row) -> dict:
+    from civicgrid.mediation.actions import log_source
+    from civicgrid.mediation.models import VisitorLog
+
+    visit = isinstance(row, VisitorLog)
+    text = row.about if visit else row.summary
+    return {
+        "title": text.strip().splitlines()[0][:100] if text.strip() else "",
+        "description": text,
+        "source": log_source(row),
+        "applicant_name": row.name if visit else row.caller,
+    }
+
+
 @login_required
 def dispute_register(request):
-    """登记: the reception-hall window registers a dispute from any source."""
+    """登记: the reception-hall window registers a dispute from any source, or from a visitor
+    or 12348 call entry (prefilled; the entry is linked to the new dispute)."""
+    from civicgrid.mediation.actions import do_register_dispute_from_log
+    from civicgrid.people import pii
+    from civicgrid.regions.models import Region
+
     if not scope_for(request.user).has("mediation.register"):
         raise PermissionDenied
+    row = _log_row(request)
+    if row is not None and (row.dispute_id or row.case_id):
+        messages.error(
+            request, _("This entry was already registered as a dispute or filed as a case.")
+        )
+        return redirect("mediation_visitors" if row.ref.startswith("visit") else "mediation_calls")
     grids = grids_visible_to(request.user, "mediation.register").order_by("code")
-    form = RegisterForm(request.POST or None, grids=grids)
+    form = RegisterForm(
+        request.POST or None, grids=grids, initial=_log_initial(row) if row is not None else None
+    )
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         case = None
@@ -144,26 +194,38 @@ def dispute_register(request):
             if case is None:
                 form.add_error("case_code", _("No case has this code."))
         if not form.errors:
+            parties = form.parties()
+            region = None
+            if row is not None:
+                # The entry's phone number stays sealed: it is never sent to the page.
+                if not parties[0]["phone"] and row.phone_cipher:
+                    parties[0]["phone"] = pii.reveal(row.phone_cipher)
+                if d["grid"] is None and d["lat"] is None:
+                    region = Region.objects.filter(code=row.region_code).first()
+            register = dict(
+                title=d["title"],
+                description=d["description"],
+                category=d["category"],
+                source=d["source"],
+                parties=parties,
+                amount=d["amount"],
+                people_involved=d["people_involved"],
+                scale=d["scale"],
+                threats=d["threats"],
+                petitions=d["petitions"],
+                occurred_on=d["occurred_on"],
+                address=d["address"],
+                lat=d["lat"],
+                lng=d["lng"],
+                grid=d["grid"],
+                region=region,
+                source_case=case,
+            )
             try:
-                dispute = do_register_dispute(
-                    actor=request.user,
-                    title=d["title"],
-                    description=d["description"],
-                    category=d["category"],
-                    source=d["source"],
-                    parties=form.parties(),
-                    amount=d["amount"],
-                    people_involved=d["people_involved"],
-                    scale=d["scale"],
-                    threats=d["threats"],
-                    petitions=d["petitions"],
-                    occurred_on=d["occurred_on"],
-                    address=d["address"],
-                    lat=d["lat"],
-                    lng=d["lng"],
-                    grid=d["grid"],
-                    source_case=case,
-                )
+                if row is None:
+                    dispute = do_register_dispute(actor=request.user, **register)
+                else:
+                    dispute = do_register_dispute_from_log(row, actor=request.user, **register)
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     for error in errors:
@@ -181,7 +243,36 @@ def dispute_register(request):
                         % {"code": dispute.related_open.code},
                     )
                 return redirect("mediation_detail", code=dispute.code)
-    return render(request, "mediation/register.html", {"form": form})
+    return render(
+        request,
+        "mediation/register.html",
+        {"form": form, "log_row": row, "from_log": row.ref if row is not None else ""},
+    )
+
+
+@login_required
+@require_POST
+def log_to_case(request, kind, pk):
+    """File a visitor or 12348 call entry as a grid case, in one step."""
+    from civicgrid.mediation.actions import do_file_log_as_case
+    from civicgrid.mediation.selectors import calls_visible_to, visitors_visible_to
+
+    rows = {"visit": visitors_visible_to, "call": calls_visible_to}.get(kind)
+    if rows is None:
+        raise Http404
+    row = rows(request.user).filter(pk=pk).first()
+    if row is None:
+        raise Http404
+    back = "mediation_visitors" if kind == "visit" else "mediation_calls"
+    try:
+        case = do_file_log_as_case(row, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Filed as case %(code)s.") % {"code": case.code})
+    return redirect(back)
 
 
 def _action_forms(user, dispute):
