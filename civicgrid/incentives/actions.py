@@ -31,7 +31,8 @@ from civicgrid.cases.actions import acting_unit, is_owner
 from civicgrid.cases.models import Case
 from civicgrid.core.audit import record_event
 from civicgrid.core.errors import ActionRefused
-from civicgrid.core.scoping import acts_for_unit
+from civicgrid.core.roles import Role
+from civicgrid.core.scoping import acts_for_unit, can
 from civicgrid.incentives import workflow
 from civicgrid.incentives.models import (
     AppraisalIndicator,
@@ -45,11 +46,16 @@ from civicgrid.incentives.models import (
     TownBudget,
     TypicalCase,
 )
+from civicgrid.mediation import workflow as dispute_workflow
+from civicgrid.mediation.models import Dispute, Outcome, Performance
+from civicgrid.people.models import RoleAssignment
 
 __all__ = [
     "NOMINABLE_STATES",
     "do_approve_nomination",
     "do_nominate_case",
+    "do_nominate_dispute",
+    "is_proven_dispute",
     "do_publish_scheme",
     "do_publish_typical_case",
     "do_refuse_nomination",
@@ -226,6 +232,37 @@ def _recipients(case: Case) -> list:
     return result
 
 
+# Who brought a dispute in and may be rewarded for it when it did not come from a case.
+REWARDABLE_ROLES = frozenset(
+    {Role.GRID_WORKER, Role.GRID_WORKER_PART_TIME, Role.LIAISON, Role.CO_GOVERNANCE}
+)
+
+
+def _dispute_recipients(dispute) -> list[tuple]:
+    """``(user, channel)`` of whoever brought the dispute in: the reporters of the case it came
+    from, or else the person who registered it if they are a grid worker, liaison or
+    co-governance member (window staff registering a visitor's dispute are not rewarded)."""
+    if dispute.source_case_id:
+        return [(r.user, r.channel) for r in _recipients(dispute.source_case)]
+    user = dispute.registered_by
+    if user is None:
+        return []
+    role = (
+        RoleAssignment.objects.filter(person__user=user, active=True, role__in=REWARDABLE_ROLES)
+        .order_by("id")
+        .values_list("role", flat=True)
+        .first()
+    )
+    return [(user, role)] if role else []
+
+
+def recipients_of(nomination: Nomination) -> list[tuple]:
+    """``(user, channel)`` of everyone the nomination's reward is split between."""
+    if nomination.case_id:
+        return [(r.user, r.channel) for r in _recipients(nomination.case)]
+    return _dispute_recipients(nomination.dispute)
+
+
 def _step(nomination, action, *, actor, from_state, text="", amount=None):
     NominationStep.objects.create(
         nomination=nomination,
@@ -242,7 +279,7 @@ def _step(nomination, action, *, actor, from_state, text="", amount=None):
         f"incentives.{action}",
         actor=actor,
         target=nomination,
-        target_repr=f"{nomination.case.code} · {nomination.tier.name}",
+        target_repr=f"{nomination.subject_code} · {nomination.tier.name}",
         scope_code=nomination.region_code,
         before={"state": from_state},
         after={"state": nomination.state, "amount": nomination.amount, "text": text},
@@ -282,6 +319,11 @@ def do_nominate_case(
         raise ValidationError(errors)
     if not _recipients(case):
         raise ActionRefused(_("The case has no reporter with an account to reward."))
+    if _live(Nomination.objects.filter(dispute__source_case=case)):
+        raise ActionRefused(
+            _("A dispute that came from case %(code)s has already been nominated or rewarded.")
+            % {"code": case.code}
+        )
     try:
         with transaction.atomic():
             Case.objects.select_for_update().filter(pk=case.pk).first()
@@ -313,10 +355,109 @@ def do_nominate_case(
     return nomination
 
 
+def _live(nominations) -> bool:
+    return nominations.exclude(state=Nomination.State.REFUSED).exists()
+
+
+# A dispute's outcome is proven when its agreement has been performed in full: it is then
+# "agreement performed", "followed up" or "closed" with a full-performance record. Disputes that
+# failed, were terminated, withdrawn, handed to a legal channel or whose agreement was breached
+# are not (a follow-up or closing alone proves nothing about the outcome).
+PROVEN_DISPUTE_STATES = frozenset(
+    {dispute_workflow.PERFORMED, dispute_workflow.FOLLOWED_UP, dispute_workflow.CLOSED}
+)
+
+
+def is_proven_dispute(dispute: Dispute) -> bool:
+    return (
+        dispute.state in PROVEN_DISPUTE_STATES
+        and dispute.outcome == Outcome.AGREEMENT
+        and Performance.objects.filter(dispute=dispute, kind=Performance.Kind.DONE).exists()
+    )
+
+
+def may_nominate_dispute(actor, dispute: Dispute) -> bool:
+    """The centre that handles the dispute: ``mediation.route`` over its place."""
+    return can(actor, "mediation.route", region_code=dispute.region_code)
+
+
+def do_nominate_dispute(
+    dispute: Dispute, *, tier: RewardTier, amount: int, evidence: str, actor
+) -> Nomination:
+    """Put a dispute whose agreement was performed forward for a reward (same chain as a case:
+    township review, county approval, ledger). The centre nominates in the capacity of the
+    dispute's handler and its township window at once, so any tier with nominators allows it."""
+    if not is_proven_dispute(dispute):
+        raise ActionRefused(
+            _(
+                "Only a dispute whose agreement was performed in full can be nominated; "
+                "dispute %(code)s is “%(state)s”."
+            )
+            % {
+                "code": dispute.code,
+                "state": dispute_workflow.STATE_LABELS.get(dispute.state, dispute.state),
+            }
+        )
+    if not may_nominate_dispute(actor, dispute):
+        raise ActionRefused(_("Only the centre that handles the dispute may nominate it."))
+    if len(dispute.region_code) < 9:
+        raise ActionRefused(
+            _("The dispute is not placed in a township; its reward has no budget to come from.")
+        )
+    errors = {}
+    scheme = scheme_on(dispute.region_code[:6], timezone.localdate())
+    if scheme is None or tier.scheme_id != scheme.pk or not tier.nominators:
+        errors["tier"] = _("Choose a tier of the scheme in force today.")
+    if not isinstance(amount, int) or not tier.amount_min <= amount <= tier.amount_max:
+        errors["amount"] = _("The amount must be between %(low)s and %(high)s yuan.") % {
+            "low": tier.amount_min,
+            "high": tier.amount_max,
+        }
+    if not (evidence or "").strip():
+        errors["evidence"] = _("Describe the outcome that makes this report valuable.")
+    if errors:
+        raise ValidationError(errors)
+    if not _dispute_recipients(dispute):
+        raise ActionRefused(
+            _(
+                "No grid worker, liaison or co-governance member with an account brought "
+                "this dispute in; there is no one to reward."
+            )
+        )
+    refused = _("Dispute %(code)s has already been nominated or rewarded.") % {"code": dispute.code}
+    try:
+        with transaction.atomic():
+            Dispute.objects.select_for_update().filter(pk=dispute.pk).first()
+            if _live(Nomination.objects.filter(dispute=dispute)):
+                raise ActionRefused(refused)
+            if dispute.source_case_id and _live(
+                Nomination.objects.filter(case_id=dispute.source_case_id)
+            ):
+                raise ActionRefused(
+                    _("The case this dispute came from has already been nominated or rewarded.")
+                )
+            nomination = Nomination.objects.create(
+                dispute=dispute,
+                tier=tier,
+                state=Nomination.State.NOMINATED,
+                evidence=evidence.strip(),
+                amount=amount,
+                region_code=dispute.region_code,
+                town_code=dispute.region_code[:9],
+                nominated_by=actor,
+                nominated_as=Nominator.CENTRE,
+                nominated_at=timezone.now(),
+            )
+            _step(nomination, "nominate", actor=actor, from_state="", text=evidence, amount=amount)
+    except IntegrityError:
+        raise ActionRefused(refused) from None
+    return nomination
+
+
 def _lock(nomination: Nomination, expected_version) -> Nomination:
     locked = (
         Nomination.objects.select_for_update(of=("self",))
-        .select_related("case", "tier")
+        .select_related("case", "dispute", "tier")
         .get(pk=nomination.pk)
     )
     if expected_version is not None and locked.version != expected_version:
@@ -406,17 +547,17 @@ def do_approve_nomination(
                 )
                 % {"year": year, "left": left, "amount": amount}
             )
-        recipients = _recipients(nomination.case)
+        recipients = recipients_of(nomination)
         if not recipients:
-            raise ActionRefused(_("The case has no reporter with an account to reward."))
+            raise ActionRefused(_("No one with an account brought this in; no one to reward."))
         share, rest = divmod(amount, len(recipients))
-        for index, reporter in enumerate(recipients):
+        for index, (user, channel) in enumerate(recipients):
             RewardEntry.objects.create(
                 nomination=nomination,
                 kind=RewardEntry.Kind.AWARD,
-                recipient=reporter.user,
-                recipient_name=_name(reporter.user),
-                channel=reporter.channel,
+                recipient=user,
+                recipient_name=_name(user),
+                channel=channel or "",
                 amount=share + (rest if index == 0 else 0),
                 town_code=nomination.town_code,
                 year=year,
@@ -524,9 +665,9 @@ def do_write_typical_case(nomination: Nomination, *, actor, **text) -> TypicalCa
         typical = existing or TypicalCase(
             nomination=nomination,
             state=TypicalCase.State.DRAFT,
-            category_id=case.category_id,
+            category_id=case.category_id if case is not None else None,
             criterion=nomination.tier.criterion,
-            region_code=case.region_code,
+            region_code=nomination.region_code,
             town_code=nomination.town_code,
             county_code=nomination.town_code[:6],
             year=timezone.localtime(nomination.decided_at).year,

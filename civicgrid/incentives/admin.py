@@ -41,9 +41,9 @@ class TownBudgetAdmin(_ReadOnly):
 
 @admin.register(Nomination)
 class NominationAdmin(_ReadOnly):
-    list_display = ["id", "case", "tier", "amount", "state", "town_code", "nominated_at"]
+    list_display = ["id", "case", "dispute", "tier", "amount", "state", "town_code", "nominated_at"]
     list_filter = ["state"]
-    list_select_related = ["case", "tier"]
+    list_select_related = ["case", "dispute", "tier"]
 
 
 @admin.register(RewardEntry)

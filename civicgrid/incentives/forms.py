@@ -11,7 +11,7 @@ class TierChoiceField(forms.ModelChoiceField):
 
 
 class NominationForm(forms.Form):
-    code = forms.CharField(label=_("Case code"), max_length=24)
+    code = forms.CharField(label=_("Case or dispute code"), max_length=32)
     tier = TierChoiceField(label=_("Tier"), queryset=RewardTier.objects.none())
     amount = forms.IntegerField(label=_("Amount (yuan)"), min_value=1, max_value=1_000_000)
     evidence = forms.CharField(

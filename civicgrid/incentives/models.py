@@ -41,6 +41,8 @@ class Criterion(models.TextChoices):
 class Nominator(models.TextChoices):
     HANDLER = "handler", _("The case's handler")
     COMMAND_ROOM = "command_room", _("The township command room")
+    # A dispute is nominated by the centre that handles it (``mediation.route`` over its place).
+    CENTRE = "centre", _("The dispute's mediation centre")
 
 
 class RewardScheme(models.Model):
@@ -129,8 +131,22 @@ class Nomination(models.Model):
         REFUSED = "refused", _("Refused")
         REVOKED = "revoked", _("Revoked")
 
+    # Exactly one of ``case`` and ``dispute``: a report's case or a mediated dispute.
     case = models.ForeignKey(
-        "cases.Case", verbose_name=_("case"), on_delete=models.PROTECT, related_name="+"
+        "cases.Case",
+        verbose_name=_("case"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    dispute = models.ForeignKey(
+        "mediation.Dispute",
+        verbose_name=_("dispute"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     tier = models.ForeignKey(RewardTier, verbose_name=_("tier"), on_delete=models.PROTECT)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, db_index=True)
@@ -166,12 +182,38 @@ class Nomination(models.Model):
             # again; a revoked one stays as the record that the report proved false.
             models.UniqueConstraint(
                 fields=["case"], condition=~Q(state="refused"), name="one_reward_per_case"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["dispute"], condition=~Q(state="refused"), name="one_reward_per_dispute"
+            ),
+            models.CheckConstraint(
+                condition=Q(case__isnull=False, dispute__isnull=True)
+                | Q(case__isnull=True, dispute__isnull=False),
+                name="nomination_case_or_dispute",
+            ),
         ]
         indexes = [models.Index(fields=["town_code", "state"], name="nomination_town_state")]
 
     def __str__(self):
-        return f"{self.case_id} {self.get_state_display()}"
+        return f"{self.subject_code} {self.get_state_display()}"
+
+    @property
+    def subject(self):
+        """The case or the dispute put forward."""
+        return self.case if self.case_id else self.dispute
+
+    @property
+    def subject_code(self) -> str:
+        subject = self.subject
+        return subject.code if subject is not None else ""
+
+    @property
+    def subject_url(self) -> str:
+        from django.urls import reverse
+
+        if self.case_id:
+            return reverse("case_detail", args=[self.case.code])
+        return reverse("mediation_detail", args=[self.dispute.code])
 
 
 class NominationStep(models.Model):

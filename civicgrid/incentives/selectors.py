@@ -50,7 +50,7 @@ def nominations_visible_to(user):
 
 def queue_for(user, level: str):
     """Nominations waiting for ``user``: township review or county approval."""
-    rows = Nomination.objects.select_related("case", "tier", "nominated_by")
+    rows = Nomination.objects.select_related("case", "dispute", "tier", "nominated_by")
     if scope_for(user).superuser:
         codes = None
     else:
@@ -70,7 +70,7 @@ def queue_for(user, level: str):
 def access_nomination(user, pk) -> Nomination:
     nomination = (
         nominations_visible_to(user)
-        .select_related("case", "case__category", "tier", "tier__scheme", "nominated_by")
+        .select_related("case", "case__category", "dispute", "tier", "tier__scheme", "nominated_by")
         .filter(pk=pk)
         .first()
     )
@@ -82,7 +82,13 @@ def access_nomination(user, pk) -> Nomination:
 def my_entries(user):
     return (
         RewardEntry.objects.filter(recipient=user)
-        .select_related("nomination", "nomination__case", "nomination__tier", "reverses")
+        .select_related(
+            "nomination",
+            "nomination__case",
+            "nomination__dispute",
+            "nomination__tier",
+            "reverses",
+        )
         .order_by("-created", "-id")
     )
 

@@ -55,23 +55,36 @@ def _message(exc) -> str:
 # --------------------------------------------------------------------------- nominate
 
 
+def _find_subject(user, code: str):
+    """The case or (for an ``MD-`` code) the dispute with this code that ``user`` may see."""
+    if not code:
+        return None, None
+    if code.upper().startswith("MD-"):
+        from civicgrid.mediation.selectors import disputes_visible_to
+
+        return None, disputes_visible_to(user).filter(code=code).first()
+    return cases_visible_to(user).filter(code=code).first(), None
+
+
 @login_required
 def nominate(request):
-    """Nominate a closed case (found by its code) with the evidence of its outcome."""
+    """Nominate a closed case or a dispute whose agreement was performed (found by its code)
+    with the evidence of its outcome."""
     scheme = A.scheme_on(_county_of(request.user), timezone.localdate())
     tiers = scheme.tiers.all() if scheme else None
     data = request.POST if request.method == "POST" else None
-    initial = {"code": request.GET.get("code", "")[:24]}
+    initial = {"code": request.GET.get("code", "")[:32]}
     form = NominationForm(data, tiers=tiers, initial=initial)
-    code = (request.POST.get("code") or initial["code"]).strip()
-    case = cases_visible_to(request.user).filter(code=code).first() if code else None
+    code = (request.POST.get("code") or initial["code"]).strip()[:32]
+    case, dispute = _find_subject(request.user, code)
     if request.method == "POST" and form.is_valid():
-        if case is None:
-            form.add_error("code", _("No case with this code is visible to you."))
+        if case is None and dispute is None:
+            form.add_error("code", _("No case or dispute with this code is visible to you."))
         else:
             try:
-                nomination = A.do_nominate_case(
-                    case,
+                do = A.do_nominate_case if case is not None else A.do_nominate_dispute
+                nomination = do(
+                    case if case is not None else dispute,
                     tier=form.cleaned_data["tier"],
                     amount=form.cleaned_data["amount"],
                     evidence=form.cleaned_data["evidence"],
@@ -86,7 +99,7 @@ def nominate(request):
                     request, _("Nominated; the township command room reviews it next.")
                 )
                 return redirect("incentives_nomination", pk=nomination.pk)
-    context = {"form": form, "case": case, "scheme": scheme, "code": code}
+    context = {"form": form, "case": case, "dispute": dispute, "scheme": scheme, "code": code}
     return render(request, "incentives/nominate.html", context)
 
 
@@ -122,7 +135,7 @@ def queue(request, level):
 
 def _nomination_row(n, towns):
     return [
-        n.case.code,
+        n.subject_code,
         n.tier.get_criterion_display(),
         n.amount,
         towns.get(n.town_code, n.town_code),
@@ -154,7 +167,9 @@ def queue_export(request, level, fmt):
 
 
 def _all_rows(request):
-    rows = S.nominations_visible_to(request.user).select_related("case", "tier", "nominated_by")
+    rows = S.nominations_visible_to(request.user).select_related(
+        "case", "dispute", "tier", "nominated_by"
+    )
     state = request.GET.get("state", "")
     if state in Nomination.State.values:
         rows = rows.filter(state=state)
@@ -270,7 +285,7 @@ def my_rewards_export(request, fmt):
     rows = (
         [
             e.created,
-            e.nomination.case.code,
+            e.nomination.subject_code,
             e.nomination.tier.get_criterion_display(),
             e.get_kind_display(),
             e.amount,

@@ -32,7 +32,7 @@ def test_nominate_review_approve_over_http(rewards, client):
     missing = client.post(
         url, {"code": "NOPE", "tier": rewards.tier().pk, "amount": 300, "evidence": "x"}
     )
-    assert "No case with this code" in missing.content.decode()
+    assert "No case or dispute with this code" in missing.content.decode()
     done = client.post(
         url, {"code": case.code, "tier": rewards.tier().pk, "amount": 300, "evidence": "消除隐患"}
     )
