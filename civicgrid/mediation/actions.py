@@ -1030,6 +1030,8 @@ def do_save_org(
     specialities = _clean_specialities(specialities)
     with transaction.atomic():
         org = MediationOrg.objects.select_for_update().filter(code=code).first()
+        if org is not None:
+            _require_configure(actor, org.region_code)  # moving one needs both places
         before = snapshot(org) if org else None
         org = org or MediationOrg(code=code)
         org.name, org.kind, org.region_code = name, kind, region_code
@@ -1060,6 +1062,13 @@ def do_save_mediator(
 ) -> Mediator:
     region_code = region_code or org.region_code
     _require_configure(actor, region_code)
+    if mediator is not None and mediator.pk:
+        _require_configure(actor, mediator.region_code)
+    if (
+        user is not None
+        and Mediator.objects.filter(user=user).exclude(pk=getattr(mediator, "pk", None)).exists()
+    ):
+        raise ValidationError({"user": _("This login already belongs to another mediator.")})
     if kind not in Mediator.Kind.values:
         raise ValidationError({"kind": _("Choose a kind.")})
     if not region_code.startswith(org.region_code[:6]):

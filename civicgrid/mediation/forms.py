@@ -462,3 +462,83 @@ class CallStepForm(forms.Form):
     satisfaction = forms.ChoiceField(
         label=_("satisfaction"), required=False, choices=_BLANK + Satisfaction.choices
     )
+
+
+# --------------------------------------------------------------------------- activities, registry
+
+
+class ActivityForm(forms.Form):
+    org = forms.ModelChoiceField(MediationOrg.objects.none(), label=_("organisation"))
+    mediator = forms.ModelChoiceField(Mediator.objects.none(), label=_("mediator"), required=False)
+    kind = forms.ChoiceField(label=_("kind"), choices=[])
+    day = forms.DateField(label=_("day"), widget=DATE)
+    people_reached = forms.IntegerField(
+        label=_("people helped"), min_value=0, max_value=100000, initial=1
+    )
+    note = forms.CharField(label=_("note"), widget=TEXT, required=False, max_length=500)
+
+    def __init__(self, *args, orgs, mediators, **kwargs):
+        from civicgrid.mediation.models import Activity
+
+        super().__init__(*args, **kwargs)
+        self.fields["org"].queryset = orgs
+        self.fields["mediator"].queryset = mediators
+        self.fields["kind"].choices = Activity.Kind.choices
+        self.fields["day"].initial = timezone.localdate()
+
+
+_CATEGORY_CHOICES = [(code, f"{code} {label}") for code, label in DISPUTE_CATEGORIES]
+
+
+class OrgForm(forms.Form):
+    code = forms.CharField(label=_("code"), max_length=32)
+    name = forms.CharField(label=_("name"), max_length=100)
+    kind = forms.ChoiceField(label=_("kind"), choices=MediationOrg.Kind.choices)
+    region_code = forms.CharField(label=_("area served (region code)"), max_length=18)
+    specialities = forms.MultipleChoiceField(
+        label=_("dispute categories (none: all)"),
+        choices=_CATEGORY_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    capacity = forms.IntegerField(
+        label=_("capacity (open disputes)"), min_value=1, max_value=10000, initial=20
+    )
+    active = forms.BooleanField(label=_("active"), required=False, initial=True)
+
+    def __init__(self, *args, editing=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if editing:
+            self.fields["code"].disabled = True
+
+
+class MediatorForm(forms.Form):
+    org = forms.ModelChoiceField(MediationOrg.objects.none(), label=_("organisation"))
+    name = forms.CharField(label=_("name"), max_length=50)
+    kind = forms.ChoiceField(label=_("kind"), choices=Mediator.Kind.choices)
+    region_code = forms.CharField(
+        label=_("area (region code; empty: the organisation's)"), max_length=18, required=False
+    )
+    specialities = forms.MultipleChoiceField(
+        label=_("dispute categories (none: all)"),
+        choices=_CATEGORY_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    username = forms.CharField(label=_("login account (user name)"), max_length=150, required=False)
+    active = forms.BooleanField(label=_("active"), required=False, initial=True)
+
+    def __init__(self, *args, orgs, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["org"].queryset = orgs
+
+    def clean_username(self):
+        from django.contrib.auth import get_user_model
+
+        name = self.cleaned_data["username"].strip()
+        if not name:
+            return None
+        user = get_user_model().objects.filter(username=name).first()
+        if user is None:
+            raise forms.ValidationError(_("No login has this user name."))
+        return user

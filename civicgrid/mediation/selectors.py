@@ -36,6 +36,8 @@ __all__ = [
     "STAT_GROUPS",
     "access_dispute",
     "activities_visible_to",
+    "orgs_configurable_by",
+    "orgs_for_activities",
     "calls_visible_to",
     "disputes_visible_to",
     "filter_disputes",
@@ -104,7 +106,33 @@ def orgs_visible_to(user) -> QuerySet[MediationOrg]:
 
 
 def activities_visible_to(user) -> QuerySet[Activity]:
-    return restrict(Activity.objects.all(), user, "mediation.view", region_field="region_code")
+    """Activities of the user's area, and a mediator's own."""
+    by_area = restrict(Activity.objects.all(), user, "mediation.view", region_field="region_code")
+    condition = Q(pk__in=by_area.values("pk"))
+    if getattr(user, "is_authenticated", False):
+        condition |= Q(mediator__user=user)
+    return Activity.objects.filter(condition).select_related("org", "mediator")
+
+
+def orgs_for_activities(user) -> QuerySet[MediationOrg]:
+    """The organisations the user may log an activity for: those of the places where they
+    register, and their own as a mediator."""
+    by_area = restrict(
+        MediationOrg.objects.filter(active=True),
+        user,
+        "mediation.register",
+        region_field="region_code",
+    )
+    condition = Q(pk__in=by_area.values("pk"))
+    if getattr(user, "is_authenticated", False):
+        condition |= Q(mediators__user=user)
+    return MediationOrg.objects.filter(condition).distinct().order_by("code")
+
+
+def orgs_configurable_by(user) -> QuerySet[MediationOrg]:
+    return restrict(
+        MediationOrg.objects.all(), user, "mediation.configure", region_field="region_code"
+    )
 
 
 def visitors_visible_to(user) -> QuerySet[VisitorLog]:

@@ -642,7 +642,7 @@ def registry(request):
     from django.db.models import Count, Q
 
     from civicgrid.mediation.models import Activity, Mediator
-    from civicgrid.mediation.selectors import orgs_visible_to
+    from civicgrid.mediation.selectors import orgs_configurable_by, orgs_visible_to
 
     if not scope_for(request.user).has("mediation.view"):
         raise PermissionDenied
@@ -710,6 +710,8 @@ def registry(request):
         request,
         "mediation/registry.html",
         {
+            "can_configure": scope_for(request.user).has("mediation.configure"),
+            "configurable": set(orgs_configurable_by(request.user).values_list("pk", flat=True)),
             "orgs": orgs[:500],
             "mediators": mediators[:500],
             "activities": [
@@ -724,3 +726,197 @@ def models_sum(field: str):
     from django.db.models import Sum
 
     return Sum(field)
+
+
+# --------------------------------------------------------------------------- activities
+
+
+@login_required
+def activity_log(request):
+    """Work that is not a dispute (help to people under community correction, publicity …):
+    log one, list and export them; counted per kind on the registry page."""
+    from civicgrid.mediation.actions import do_log_activity
+    from civicgrid.mediation.forms import ActivityForm
+    from civicgrid.mediation.models import Mediator
+    from civicgrid.mediation.selectors import activities_visible_to, orgs_for_activities
+
+    orgs = orgs_for_activities(request.user)
+    own = Mediator.objects.filter(user=request.user, active=True).first()
+    if scope_for(request.user).has("mediation.register"):
+        mediators = Mediator.objects.filter(org__in=orgs.values("pk"), active=True)
+    else:
+        mediators = Mediator.objects.filter(user=request.user, active=True)
+    can_log = orgs.exists()
+    form = ActivityForm(
+        request.POST or None,
+        orgs=orgs,
+        mediators=mediators,
+        initial={"org": own.org_id, "mediator": own.pk} if own else None,
+    )
+    if request.method == "POST":
+        if not can_log:
+            raise PermissionDenied
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                do_log_activity(
+                    actor=request.user,
+                    org=d["org"],
+                    mediator=d["mediator"],
+                    kind=d["kind"],
+                    day=d["day"],
+                    people_reached=d["people_reached"],
+                    note=d["note"],
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            except PermissionDenied as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Activity logged."))
+                return redirect("mediation_activities")
+    rows = activities_visible_to(request.user)
+    if request.GET.get("export") in EXPORT_FORMATS:
+        header = [
+            _("day"),
+            _("kind"),
+            _("organisation"),
+            _("mediator"),
+            _("people helped"),
+            _("note"),
+            _("region code"),
+        ]
+        data = (
+            [
+                a.day,
+                a.get_kind_display(),
+                a.org.name,
+                a.mediator.name if a.mediator_id else "",
+                a.people_reached,
+                a.note,
+                a.region_code,
+            ]
+            for a in rows.iterator(chunk_size=1000)
+        )
+        return export_response(
+            "mediation-activities", [str(h) for h in header], data, request.GET["export"]
+        )
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(
+        request, "mediation/activities.html", {"form": form if can_log else None, "page": page}
+    )
+
+
+# --------------------------------------------------------------------------- registry forms
+
+
+def _require_configure_somewhere(user):
+    if not scope_for(user).has("mediation.configure"):
+        raise PermissionDenied
+
+
+def _form_errors(form, exc):
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+    else:
+        form.add_error(None, " ".join(exc.messages))
+
+
+@login_required
+def org_edit(request, pk=None):
+    """Add or change a mediation organisation (county configure permission)."""
+    from civicgrid.mediation.actions import do_save_org
+    from civicgrid.mediation.forms import OrgForm
+    from civicgrid.mediation.selectors import orgs_configurable_by
+
+    _require_configure_somewhere(request.user)
+    org = None
+    if pk is not None:
+        org = orgs_configurable_by(request.user).filter(pk=pk).first()
+        if org is None:
+            raise Http404
+    initial = None
+    if org is not None:
+        initial = {
+            f: getattr(org, f)
+            for f in ("code", "name", "kind", "region_code", "specialities", "capacity", "active")
+        }
+    form = OrgForm(request.POST or None, initial=initial, editing=org is not None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            do_save_org(
+                actor=request.user,
+                code=org.code if org else d["code"],
+                name=d["name"],
+                kind=d["kind"],
+                region_code=d["region_code"].strip(),
+                specialities=d["specialities"],
+                capacity=d["capacity"],
+                active=d["active"],
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("mediation_registry")
+    title = _("Change the organisation") if org else _("Add a mediation organisation")
+    return render(request, "mediation/registry_form.html", {"form": form, "title": title})
+
+
+@login_required
+def mediator_edit(request, pk=None):
+    """Add or change a mediator (county configure permission)."""
+    from civicgrid.mediation.actions import do_save_mediator
+    from civicgrid.mediation.forms import MediatorForm
+    from civicgrid.mediation.models import Mediator
+    from civicgrid.mediation.selectors import orgs_configurable_by
+
+    _require_configure_somewhere(request.user)
+    orgs = orgs_configurable_by(request.user)
+    mediator = None
+    if pk is not None:
+        mediator = Mediator.objects.filter(pk=pk, org__in=orgs.values("pk")).first()
+        if mediator is None:
+            raise Http404
+    initial = None
+    if mediator is not None:
+        initial = {
+            "org": mediator.org_id,
+            "name": mediator.name,
+            "kind": mediator.kind,
+            "region_code": mediator.region_code,
+            "specialities": mediator.specialities,
+            "username": mediator.user.get_username() if mediator.user_id else "",
+            "active": mediator.active,
+        }
+    form = MediatorForm(request.POST or None, orgs=orgs.order_by("code"), initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            do_save_mediator(
+                actor=request.user,
+                org=d["org"],
+                name=d["name"],
+                kind=d["kind"],
+                region_code=d["region_code"].strip(),
+                specialities=d["specialities"],
+                user=d["username"],
+                active=d["active"],
+                mediator=mediator,
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("mediation_registry")
+    title = _("Change the mediator") if mediator else _("Add a mediator")
+    return render(request, "mediation/registry_form.html", {"form": form, "title": title})
