@@ -31,6 +31,11 @@ urlpatterns = [
     path("mediation/<str:code>/", views.dispute_detail, name="mediation_detail"),
     path("mediation/<str:code>/act/<slug:action>/", views.dispute_act, name="mediation_act"),
     path(
+        "mediation/<str:code>/party/<int:pk>/reveal/",
+        views.party_reveal,
+        name="mediation_party_reveal",
+    ),
+    path(
         "mediation/<str:code>/agreement.docx",
         views.agreement_download,
         name="mediation_agreement",

@@ -290,6 +290,37 @@ def _action_forms(user, dispute):
 @login_required
 def dispute_detail(request, code):
     dispute = access_dispute(request.user, code)
+    return _render_detail(request, dispute)
+
+
+@login_required
+@require_POST
+def party_reveal(request, code, pk):
+    """The full ID and phone numbers of one party, for those with personal-data rights over
+    the dispute's place; the look is audited."""
+    from civicgrid.core.errors import ActionRefused
+    from civicgrid.mediation.actions import do_reveal_party_pii
+
+    dispute = access_dispute(request.user, code)
+    party = dispute.parties.filter(pk=pk).first()
+    if party is None:
+        raise Http404
+    try:
+        revealed = do_reveal_party_pii(party, actor=request.user, reason="web")
+    except ActionRefused as exc:
+        return HttpResponse(str(exc), status=403)
+    return _render_detail(request, dispute, revealed={party.pk: revealed})
+
+
+def _render_detail(request, dispute, revealed=None):
+    from civicgrid.core.scoping import can
+
+    revealed = revealed or {}
+    sees_pii = can(request.user, "people.view_pii", region_code=dispute.region_code)
+    parties = list(dispute.parties.all())
+    for p in parties:
+        p.revealed = revealed.get(p.pk)
+        p.can_reveal = sees_pii and not p.revealed and bool(p.id_number_cipher or p.phone_cipher)
     rules = {r.key: r for r in RISK_RULES}
     handoffs = list(dispute.handoffs.all())
     for h in handoffs:
@@ -298,7 +329,7 @@ def dispute_detail(request, code):
         "dispute": dispute,
         "state_label": workflow.STATE_LABELS.get(dispute.state, dispute.state),
         "category_label": _CATEGORY_LABELS.get(dispute.category, dispute.category),
-        "parties": dispute.parties.all(),
+        "parties": parties,
         "risk_rules": [rules[key] for key in dispute.risk_reasons if key in rules],
         "assignments": dispute.assignments.select_related("mediator"),
         "sessions": dispute.sessions.prefetch_related("mediators"),
