@@ -12,6 +12,14 @@ Decisions (see the report of issue 10):
   command room (someone other than the nominator). Approval and revocation: the county centre.
 * The reward goes to the case's reporters who have an account (grid workers, liaisons,
   co-governance members …), split evenly in whole yuan (the remainder to the first reporter).
+* A **dispute** (``mediation``) can be nominated too, once its outcome is proven: its agreement
+  was performed in full (state "agreement performed", "followed up" or "closed" with a
+  full-performance record); failed, terminated, withdrawn, referred or breached disputes cannot.
+  The centre that handles it (``mediation.route`` over its place) nominates; the reward goes to
+  the reporters of the case it came from, or else to whoever registered it if they are a grid
+  worker, liaison or co-governance member. Its township is its region code's first nine digits;
+  review, approval, ledger and revocation are the case's. A dispute and the case it came from
+  are one report: only one of them can be rewarded.
 * The township's yearly budget is checked at approval, against the ledger's net total of the
   year of approval; a township without a budget for the year cannot be paid. A revocation
   reverses the entries in their own budget year, which frees that budget.

@@ -3,7 +3,8 @@
 * ``RewardScheme`` / ``RewardTier`` / ``TownBudget`` — the scheme is data: tiers with their
   criterion, amount range and who may nominate; a new version closes the old one's validity
   (``valid_to``) instead of replacing rows, so past nominations keep the tier they were judged by.
-* ``Nomination`` — one case put forward for a reward; it moves through ``workflow.TRANSITIONS``
+* ``Nomination`` — one case, or one mediated dispute (exactly one of the two), put forward for a
+  reward; it moves through ``workflow.TRANSITIONS``
   (nominated → reviewed by the township → approved by the county, or refused with a reason;
   approved → revoked when the report proves false). ``NominationStep`` is its timeline.
 * ``RewardEntry`` — the append-only ledger of money owed to reporters: an approval writes one
