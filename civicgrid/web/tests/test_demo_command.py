@@ -55,6 +55,10 @@ def test_it_sets_up_and_serves_the_full_demo_county(tmp_path):
         output = process.communicate(timeout=30)[0]
     assert "towns 21, villages 326, grids 1,497" in output
     assert " demo cases from " in output
+    # …then every other end of the system, each through its own generator.
+    for name in ["visits", "campaigns", "cogovernance", "oncall", "mediation", "incentives"]:
+        assert f"demo {name}: " in output, name
+    assert "demo ready in " in output
     grid_staff = int(output.split("grid_staff ")[1].split()[0].replace(",", ""))
     assert grid_staff >= 16_800
     for login in ["admin", "county", "lizhou", "grid1", "police"]:
