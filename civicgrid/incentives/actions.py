@@ -327,11 +327,7 @@ def do_nominate_case(
         raise ValidationError(errors)
     if not _recipients(case):
         raise ActionRefused(_("The case has no reporter with an account to reward."))
-    if _live(Nomination.objects.filter(dispute__source_case=case)):
-        raise ActionRefused(
-            _("A dispute that came from case %(code)s has already been nominated or rewarded.")
-            % {"code": case.code}
-        )
+
     try:
         with transaction.atomic():
             Case.objects.select_for_update().filter(pk=case.pk).first()
@@ -342,6 +338,15 @@ def do_nominate_case(
             ):
                 raise ActionRefused(
                     _("Case %(code)s has already been nominated or rewarded.") % {"code": case.code}
+                )
+            # The dispute path locks the same case row, so the two cannot both pass.
+            if _live(Nomination.objects.filter(dispute__source_case=case)):
+                raise ActionRefused(
+                    _(
+                        "A dispute that came from case %(code)s has already been nominated "
+                        "or rewarded."
+                    )
+                    % {"code": case.code}
                 )
             nomination = Nomination.objects.create(
                 case=case,
@@ -435,6 +440,8 @@ def do_nominate_dispute(
     refused = _("Dispute %(code)s has already been nominated or rewarded.") % {"code": dispute.code}
     try:
         with transaction.atomic():
+            if dispute.source_case_id:
+                Case.objects.select_for_update().filter(pk=dispute.source_case_id).first()
             Dispute.objects.select_for_update().filter(pk=dispute.pk).first()
             if _live(Nomination.objects.filter(dispute=dispute)):
                 raise ActionRefused(refused)
