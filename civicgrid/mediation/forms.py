@@ -6,6 +6,7 @@ from datetime import datetime, time
 
 from django import forms
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.mediation import actions as A
@@ -487,7 +488,9 @@ class ActivityForm(forms.Form):
         self.fields["day"].initial = timezone.localdate()
 
 
-_CATEGORY_CHOICES = [(code, f"{code} {label}") for code, label in DISPUTE_CATEGORIES]
+_CATEGORY_CHOICES = [
+    (code, format_lazy("{} {}", code, label)) for code, label in DISPUTE_CATEGORIES
+]
 
 
 class OrgForm(forms.Form):

@@ -78,7 +78,7 @@ def test_mediator_logs_their_own_and_outsiders_cannot(med, client):
     assert Activity.objects.count() == 1
     client.force_login(med.p.outsider)
     assert client.post(reverse("mediation_activities"), {"org": med.studio.pk}).status_code == 403
-    assert "社区" not in client.get(reverse("mediation_activities")).content.decode()
+    assert "<td>心理疏导</td>" not in client.get(reverse("mediation_activities")).content.decode()
 
 
 def test_county_adds_and_changes_an_org_and_a_mediator(med, client):
