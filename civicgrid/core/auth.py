@@ -31,6 +31,7 @@ __all__ = [
     "AdminThrottledAuthenticationForm",
     "ThrottledAuthenticationForm",
     "ThrottledBackend",
+    "do_log_out_everywhere",
     "do_record_login_attempt",
     "locked_until",
 ]
@@ -147,3 +148,32 @@ class ThrottledAuthenticationForm(_ThrottleMixin, AuthenticationForm):
 
 class AdminThrottledAuthenticationForm(_ThrottleMixin, AdminAuthenticationForm):
     pass
+
+
+def do_log_out_everywhere(user, *, keep_session_key: str | None = None) -> int:
+    """End every session of ``user`` (a lost phone, a shared computer), except the one named.
+
+    Sessions are stored in the database; each live one is read to find its user (a county has
+    thousands, not millions). Returns how many were ended; recorded in the audit trail.
+    """
+    from django.contrib.sessions.models import Session
+    from django.db import transaction
+
+    from civicgrid.core.audit import record_event
+
+    ended = 0
+    with transaction.atomic():
+        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+            if session.session_key == keep_session_key:
+                continue
+            if session.get_decoded().get("_auth_user_id") == str(user.pk):
+                session.delete()
+                ended += 1
+        record_event(
+            "core.auth.log_out_everywhere",
+            actor=user,
+            target=user,
+            target_repr=user.get_username(),
+            after={"sessions_ended": ended},
+        )
+    return ended

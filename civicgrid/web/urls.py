@@ -7,6 +7,7 @@ from civicgrid.web import audit, views
 urlpatterns = [
     path("", views.workbench, name="home"),
     path("profile/", views.home, name="profile"),
+    path("profile/log-out-everywhere/", views.log_out_everywhere, name="log_out_everywhere"),
     path("work/<slug:key>/", views.workbench, name="workbench"),
     path("report/", views.report, name="report"),
     path("cockpit/", views.cockpit_view, name="cockpit"),

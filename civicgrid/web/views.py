@@ -16,7 +16,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -79,6 +79,21 @@ def home(request):
         else None,
     }
     return render(request, "web/home.html", context)
+
+
+@login_required
+@require_POST
+def log_out_everywhere(request):
+    """End this person's other sessions (their phone, another computer); this one stays."""
+    from civicgrid.core.auth import do_log_out_everywhere
+
+    ended = do_log_out_everywhere(request.user, keep_session_key=request.session.session_key)
+    messages.success(
+        request,
+        ngettext("%(n)d other session was ended.", "%(n)d other sessions were ended.", ended)
+        % {"n": ended},
+    )
+    return redirect("profile")
 
 
 def _filtered_grids(request):

@@ -106,3 +106,21 @@ def test_production_settings_hash_new_passwords_with_argon2():
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.stdout.split() == ["argon2", "True"], result.stderr
+
+
+def test_log_out_everywhere_ends_the_other_sessions_only(user, personas):
+    from civicgrid.core.models import AuditEvent
+
+    phone, desk, other = Client(), Client(), Client()
+    for client in (phone, desk):
+        client.force_login(user)
+    other.force_login(personas.grid2)
+    assert phone.get("/profile/").status_code == 200
+    response = desk.post("/profile/log-out-everywhere/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302
+    assert phone.get("/profile/").status_code == 302  # sent to the login page
+    assert desk.get("/profile/").status_code == 200  # the one that asked stays
+    assert other.get("/profile/").status_code == 200  # other people are not touched
+    event = AuditEvent.objects.filter(action="core.auth.log_out_everywhere").get()
+    assert event.actor_name == "grid1" and event.after == {"sessions_ended": 1}
+    assert desk.get("/profile/log-out-everywhere/").status_code == 405  # POST only
