@@ -83,6 +83,10 @@ def dispute_list(request):
             "query": query.urlencode(),
             "can_register": scope_for(request.user).has("mediation.register"),
             "can_view": scope_for(request.user).has("mediation.view"),
+            "has_activities": scope_for(request.user).has("mediation.mediate"),
+            "overdue_count": filter_disputes(
+                disputes_visible_to(request.user), overdue=True
+            ).count(),
         },
     )
 

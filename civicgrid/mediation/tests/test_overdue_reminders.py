@@ -3,6 +3,7 @@
 from datetime import datetime
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from civicgrid.cases.models import Notification
@@ -77,3 +78,17 @@ def test_a_new_deadline_is_notified_again_and_a_closed_one_never(med, at):
     )
     assert do_remind_overdue_disputes(now) == 0
     assert Notification.objects.filter(event="mediation_overdue", unit_code__gt="").count() == 2
+
+
+def test_mediator_list_shows_overdue_disputes(med, at, client):
+    at(2026, 3, 2, 10)
+    dispute = _routed(med)
+    client.force_login(med.mediator_user)
+    page = client.get(reverse("mediation_list")).content.decode()
+    assert 'id="overdue-banner"' not in page
+    at(2026, 4, 3, 9)
+    client.force_login(med.mediator_user)  # a month later: a new session
+    page = client.get(reverse("mediation_list")).content.decode()
+    assert 'id="overdue-banner"' in page and dispute.code in page
+    client.force_login(med.village_mediator_user)  # not assigned: no banner
+    assert 'id="overdue-banner"' not in client.get(reverse("mediation_list")).content.decode()
