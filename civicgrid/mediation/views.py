@@ -350,8 +350,20 @@ def _render_detail(request, dispute, revealed=None):
             dispute.related_open_id
             and disputes_visible_to(request.user).filter(pk=dispute.related_open_id).exists()
         ),
+        "nominate_url": _nominate_url(request.user, dispute),
     }
     return render(request, "mediation/dispute_detail.html", context)
+
+
+def _nominate_url(user, dispute) -> str:
+    """A proven outcome can be put up for a high-value reward (the incentives app)."""
+    from django.urls import reverse
+
+    from civicgrid.incentives.actions import is_proven_dispute, may_nominate_dispute
+
+    if is_proven_dispute(dispute) and may_nominate_dispute(user, dispute):
+        return reverse("incentives_nominate") + f"?code={dispute.code}"
+    return ""
 
 
 @login_required

@@ -5,6 +5,7 @@ from civicgrid.cases.actions import do_remind_due_soon, do_supervise_overdue
 from civicgrid.cases.selectors import due_soon_cases, overdue_cases
 from civicgrid.core.audit import do_check_audit_chain
 from civicgrid.inspection.actions import do_generate_due_visits
+from civicgrid.mediation.actions import do_remind_overdue_disputes
 
 
 def tick(now=None) -> dict[str, int]:
@@ -24,25 +25,29 @@ def tick(now=None) -> dict[str, int]:
     )
     # Owe this period's key-group visits (B2); a no-op once the period's rows exist.
     due_visits = do_generate_due_visits(now=now)
+    # Disputes past their time limit: mediators and the centre told once per deadline.
+    disputes = do_remind_overdue_disputes(now)
     # Walk the audit hash chain once a day (the first tick of the day on any node).
     audit = do_check_audit_chain(now=now, daily=True)
     return {
         "reminded": reminded,
         "supervised": supervised,
         "due_visits": due_visits,
+        "overdue_disputes": disputes,
         "audit_checked": int(audit is not None),
     }
 
 
 class Command(BaseCommand):
     help = (
-        "Remind about cases due soon; supervise overdue ones; owe key-group visits; "
-        "check the audit chain once a day (run every minute)."
+        "Remind about cases due soon; supervise overdue ones; owe key-group visits; tell "
+        "mediators about overdue disputes; check the audit chain once a day (run every minute)."
     )
 
     def handle(self, *args, **options):
         result = tick()
         self.stdout.write(
             f"reminded {result['reminded']}, supervised {result['supervised']}, "
-            f"due visits {result['due_visits']}, audit chain checked {result['audit_checked']}"
+            f"due visits {result['due_visits']}, overdue disputes {result['overdue_disputes']}, "
+            f"audit chain checked {result['audit_checked']}"
         )
