@@ -66,6 +66,7 @@ __all__ = [
     "do_record_joint_meeting",
     "do_record_joint_operation_result",
     "do_remind_due_soon",
+    "do_mark_inbox_read",
     "do_merge_case",
     "do_record_side_event",
     "do_reject_case",
@@ -1752,3 +1753,14 @@ def do_record_joint_operation_result(
             after={"results": results[:200]},
         )
     return operation
+
+
+def do_mark_inbox_read(user, *, now=None) -> int:
+    """Mark the user's own unread in-app notifications read (shared ones have no reader)."""
+    from civicgrid.cases.models import Notification
+
+    if user is None or not user.is_authenticated:
+        return 0
+    return Notification.objects.filter(
+        recipient=user, channel=Notification.Channel.INBOX, read_at__isnull=True
+    ).update(read_at=now or timezone.now())

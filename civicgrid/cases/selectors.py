@@ -27,6 +27,7 @@ __all__ = [
     "overdue_cases",
     "QUEUES",
     "filter_cases",
+    "inbox_for",
     "joint_operations_visible_to",
     "league_tables",
     "possible_actions",
@@ -607,3 +608,31 @@ def joint_operations_visible_to(user) -> QuerySet:
         department_field="departments",
         include_ancestors=False,
     ).prefetch_related("departments", "cases")
+
+
+def inbox_for(user) -> QuerySet:
+    """In-app notifications for ``user``: their own, their departments' and their units'.
+
+    Units are the places where the user holds ``cases.handle`` (a grid, a village, a township
+    command room, the county centre) — the unit codes notifications are addressed to.
+    """
+    from django.db.models import Q
+
+    from civicgrid.cases.models import Notification
+    from civicgrid.core.scoping import departments_of, scope_for
+
+    if user is None or not user.is_authenticated:
+        return Notification.objects.none()
+    units = {g.prefix for g in scope_for(user).grants if "cases.handle" in g.permissions}
+    condition = Q(recipient=user)
+    departments = departments_of(user, "cases.department")
+    if departments:
+        condition |= Q(department_id__in=departments)
+    if units:
+        condition |= Q(unit_code__in=units)
+    return (
+        Notification.objects.filter(channel=Notification.Channel.INBOX)
+        .filter(condition)
+        .select_related("case")
+        .order_by("-created", "-id")
+    )

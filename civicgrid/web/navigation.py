@@ -36,6 +36,7 @@ _APPRAISED_OR_APPRAISING = (
 
 NAV = (
     NavItem("home", _("Workbench")),
+    NavItem("inbox", _("Inbox")),
     NavItem("case_list", _("Cases"), "cases.view"),
     NavItem("cockpit", _("Cockpit"), "cases.view"),
     NavItem("league", _("League tables"), "cases.view"),

@@ -82,6 +82,39 @@ def home(request):
 
 
 @login_required
+def inbox(request):
+    """The in-app notifications of this person, their departments and their units."""
+    from civicgrid.cases.selectors import inbox_for
+
+    page = Paginator(inbox_for(request.user), 50).get_page(request.GET.get("page"))
+    unread = sum(1 for n in page.object_list if n.recipient_id == request.user.pk and not n.read_at)
+    return render(request, "web/inbox.html", {"page": page, "unread": unread})
+
+
+@login_required
+def inbox_export(request, fmt):
+    from civicgrid.cases.selectors import inbox_for
+
+    if fmt not in EXPORT_FORMATS:
+        raise Http404
+    header = [_("time"), _("message"), _("case code")]
+    rows = (
+        [n.created, n.subject, n.case.code if n.case_id else ""]
+        for n in inbox_for(request.user)[:10_000].iterator(chunk_size=1000)
+    )
+    return export_response("inbox", header, rows, fmt)
+
+
+@login_required
+@require_POST
+def inbox_read(request):
+    from civicgrid.cases.actions import do_mark_inbox_read
+
+    do_mark_inbox_read(request.user)
+    return redirect("inbox")
+
+
+@login_required
 @require_POST
 def log_out_everywhere(request):
     """End this person's other sessions (their phone, another computer); this one stays."""
