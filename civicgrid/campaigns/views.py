@@ -33,18 +33,13 @@ from civicgrid.core.scoping import scope_for
 from civicgrid.regions.models import Grid, Region
 from civicgrid.regions.selectors import grids_visible_to
 from civicgrid.web.exports import EXPORT_FORMATS, export_response
+from civicgrid.web.forms import add_errors
 
 PAGE_SIZE = 50
 
 
 def _percent(value) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
-
-
-def _errors_to_form(form, exc: ValidationError) -> None:
-    by_field = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-    for field, errors in by_field.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 # --------------------------------------------------------------------------- campaigns
@@ -161,7 +156,7 @@ def campaign_create(request):
                 organiser_code=data["organiser"],
             )
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            add_errors(form, exc)
         except ActionRefused as exc:
             form.add_error(None, str(exc))
         else:
@@ -286,7 +281,7 @@ def campaign_add_target(request, pk):
         try:
             actions.do_add_target(campaign, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            add_errors(form, exc)
         except ActionRefused as exc:
             form.add_error(None, str(exc))
         else:
@@ -440,7 +435,7 @@ def campaign_target_check(request, pk):
                 photos=[data["photo"]] if data.get("photo") else [],
             )
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            add_errors(form, exc)
         except ActionRefused as exc:
             form.add_error(None, str(exc))
         else:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicgrid.core.scoping import restrict, scope_for
+from civicgrid.people.pii import mask_name
 from civicgrid.regions.models import Region
 
 from .actions import MANAGE_PERMISSION, rank_members, selected, year_bounds
@@ -143,7 +144,7 @@ def leaderboard(user, *, start, end, area: str = "") -> list[dict]:
             {
                 "rank": index,
                 "member": member,
-                "name": _masked_name(member.name),
+                "name": mask_name(member.name),
                 "kind": kinds.get(member.kind, member.kind),
                 "platform": member.platform,
                 "town": towns.get(member.town_code, member.town_code),
@@ -152,10 +153,6 @@ def leaderboard(user, *, start, end, area: str = "") -> list[dict]:
             }
         )
     return rows
-
-
-def _masked_name(name: str) -> str:
-    return f"{name[0]}{'*' * max(1, len(name) - 1)}" if name else ""
 
 
 # --------------------------------------------------------------------------- awards

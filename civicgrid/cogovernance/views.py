@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from civicgrid.core.errors import ActionRefused
 from civicgrid.core.scoping import scope_for
 from civicgrid.web.exports import EXPORT_FORMATS, export_response
+from civicgrid.web.forms import add_errors
 
 from . import actions as A
 from . import selectors as S
@@ -34,12 +35,6 @@ from .models import Award, InvalidatedReport, Member, PointEntry
 
 VERIFIED_FOR = 30 * 60  # seconds a proven number stays proven in the session
 SESSION_KEY = "cogovernance_phone"
-
-
-def _errors_into(form, exc: ValidationError) -> None:
-    by_field = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-    for field, errors in by_field.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def _too_many(request, what: str, limit: int) -> bool:
@@ -110,7 +105,7 @@ def register(request):
             password=data["password"],
         )
     except ValidationError as exc:
-        _errors_into(form, exc)
+        add_errors(form, exc)
         return render(request, "cogovernance/register.html", context)
     except ActionRefused as exc:
         form.add_error(None, str(exc))
@@ -380,7 +375,7 @@ def invalidate(request, code):
                 case, actor=request.user, reason=form.cleaned_data["reason"]
             )
         except ValidationError as exc:
-            _errors_into(form, exc)
+            add_errors(form, exc)
         except ActionRefused as exc:
             form.add_error(None, str(exc))
         else:
@@ -435,7 +430,7 @@ def award_list(request):
                 actor=request.user,
             )
         except ValidationError as exc:
-            _errors_into(form, exc)
+            add_errors(form, exc)
         except ActionRefused as exc:
             form.add_error(None, str(exc))
         else:

@@ -20,6 +20,7 @@ from civicgrid.cases.selectors import cases_visible_to
 from civicgrid.core.errors import ActionRefused
 from civicgrid.core.scoping import scope_for
 from civicgrid.web.exports import EXPORT_FORMATS, export_response
+from civicgrid.web.forms import add_errors
 
 from . import actions as A
 from . import appraisal as P
@@ -40,12 +41,6 @@ QUEUES = {
     "review": gettext_lazy("Township review"),
     "approval": gettext_lazy("County approval"),
 }
-
-
-def _errors_into(form, exc: ValidationError) -> None:
-    by_field = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-    for field, errors in by_field.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def _message(exc) -> str:
@@ -91,7 +86,7 @@ def nominate(request):
                     actor=request.user,
                 )
             except ValidationError as exc:
-                _errors_into(form, exc)
+                add_errors(form, exc)
             except ActionRefused as exc:
                 form.add_error(None, str(exc))
             else:
@@ -417,7 +412,7 @@ def write_up(request, pk):
         try:
             typical = A.do_write_typical_case(n, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _errors_into(form, exc)
+            add_errors(form, exc)
         except ActionRefused as exc:
             form.add_error(None, str(exc))
         else:
@@ -659,7 +654,7 @@ def scheme_publish(request):
                 actor=request.user,
             )
         except ValidationError as exc:
-            _errors_into(form, exc)
+            add_errors(form, exc)
         except ActionRefused as exc:
             form.add_error(None, str(exc))
         else:

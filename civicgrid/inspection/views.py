@@ -39,10 +39,12 @@ from civicgrid.inspection.forms import (
 )
 from civicgrid.inspection.models import DueVisit
 from civicgrid.people.models import House, KeyGroup, Person
+from civicgrid.people.pii import mask_name
 from civicgrid.people.selectors import access_person
 from civicgrid.regions.models import Grid, Region
 from civicgrid.regions.selectors import grids_visible_to
 from civicgrid.web.exports import EXPORT_FORMATS, export_response
+from civicgrid.web.forms import add_errors
 
 PAGE_SIZE = 50
 
@@ -58,14 +60,7 @@ def _name(user, person: Person) -> str:
     """张三 for roles that see personal data there, else 张* (as the case pages do)."""
     if _sees_pii(user, person.region_code):
         return person.name
-    name = person.name or ""
-    return f"{name[0]}{'*' * max(1, len(name) - 1)}" if name else ""
-
-
-def _form_errors(form, exc: ValidationError) -> None:
-    by_field = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-    for field, errors in by_field.items():
-        form.add_error(field if field in form.fields else None, errors)
+    return mask_name(person.name)
 
 
 def _own_grids(user):
@@ -180,7 +175,7 @@ def visit_record(request, person_id):
                     raise_case=raise_case,
                 )
             except ValidationError as exc:
-                _form_errors(form, exc)
+                add_errors(form, exc)
             except ActionRefused as exc:
                 form.add_error(None, str(exc))
             else:
@@ -269,7 +264,7 @@ def patrol_new(request):
                     notes=data["notes"],
                 )
             except ValidationError as exc:
-                _form_errors(form, exc)
+                add_errors(form, exc)
             except ActionRefused as exc:
                 form.add_error(None, str(exc))
             else:

@@ -39,6 +39,7 @@ from civicgrid.mediation.selectors import (
 from civicgrid.mediation.workflow import InvalidTransition
 from civicgrid.regions.selectors import grids_visible_to
 from civicgrid.web.exports import EXPORT_FORMATS, export_response
+from civicgrid.web.forms import add_errors
 
 _CATEGORY_LABELS = dict(DISPUTE_CATEGORIES)
 
@@ -231,9 +232,7 @@ def dispute_register(request):
                 else:
                     dispute = do_register_dispute_from_log(row, actor=request.user, **register)
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    for error in errors:
-                        form.add_error(field if field in form.fields else None, error)
+                add_errors(form, exc)
             except PermissionDenied as exc:
                 form.add_error(None, str(exc))
             else:
@@ -529,9 +528,7 @@ def visitor_log(request):
                     dispute=dispute,
                 )
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    for error in errors:
-                        form.add_error(field if field in form.fields else None, error)
+                add_errors(form, exc)
             except PermissionDenied as exc:
                 form.add_error(None, str(exc))
             else:
@@ -598,9 +595,7 @@ def call_log(request):
                     answer=d["answer"],
                 )
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    for error in errors:
-                        form.add_error(field if field in form.fields else None, error)
+                add_errors(form, exc)
             except PermissionDenied as exc:
                 form.add_error(None, str(exc))
             else:
@@ -816,9 +811,7 @@ def activity_log(request):
                     note=d["note"],
                 )
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    for error in errors:
-                        form.add_error(field if field in form.fields else None, error)
+                add_errors(form, exc)
             except PermissionDenied as exc:
                 form.add_error(None, str(exc))
             else:
@@ -864,15 +857,6 @@ def _require_configure_somewhere(user):
         raise PermissionDenied
 
 
-def _form_errors(form, exc):
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-    else:
-        form.add_error(None, " ".join(exc.messages))
-
-
 @login_required
 def org_edit(request, pk=None):
     """Add or change a mediation organisation (county configure permission)."""
@@ -907,7 +891,7 @@ def org_edit(request, pk=None):
                 active=d["active"],
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            add_errors(form, exc)
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:
@@ -959,7 +943,7 @@ def mediator_edit(request, pk=None):
                 mediator=mediator,
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            add_errors(form, exc)
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:

@@ -85,6 +85,12 @@ def mask_numbers_in_text(text: str) -> str:
     return _NUMBERS_IN_TEXT.sub(mask, text or "")
 
 
+def mask_name(name: str) -> str:
+    """张三 → 张*: the family name only, for roles that do not see personal data."""
+    name = str(name or "")
+    return f"{name[0]}{'*' * max(1, len(name) - 1)}" if name else ""
+
+
 def mask_id_number(number: str) -> str:
     return f"{number[:6]}********{number[-4:]}" if len(number) == 18 else "*" * len(number)
 

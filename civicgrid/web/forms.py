@@ -4,6 +4,14 @@ from django.utils.translation import gettext_lazy as _
 from civicgrid.regions.models import Grid
 
 
+def add_errors(form, exc) -> None:
+    """An action's ValidationError shown on the form: by field where the form has it, else
+    above the form (a plain error, or one about a field the form does not show)."""
+    by_field = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+    for field, errors in by_field.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
 class GridFilterForm(forms.Form):
     """Filters of the grid list and its export; bad values become a message, not an error."""
 

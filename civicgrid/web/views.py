@@ -49,6 +49,7 @@ from civicgrid.web.forms import (
     ReportForm,
     ResidentReportForm,
     TrackForm,
+    add_errors,
 )
 from civicgrid.web.workbench import benches_for, current_bench
 
@@ -692,9 +693,7 @@ def resident_report(request):
             reporter_phone=phone,
         )
     except ValidationError as exc:
-        by_field = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-        for field, errors in by_field.items():
-            form.add_error(field if field in form.fields else None, errors)
+        add_errors(form, exc)
         return render(request, "web/resident_report.html", {"form": form, "verified": verified})
     except ActionRefused as exc:
         form.add_error(None, str(exc))
@@ -940,9 +939,7 @@ def operations(request):
             except Http404:
                 form.add_error("cases", _("A case code was not found in your area."))
             except ValidationError as exc:
-                by_field = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-                for field, errors in by_field.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                add_errors(form, exc)
             except ActionRefused as exc:
                 form.add_error(None, str(exc))
             else:

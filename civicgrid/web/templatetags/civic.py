@@ -2,7 +2,7 @@
 
 from django import template
 
-from civicgrid.people.pii import mask_numbers_in_text
+from civicgrid.people.pii import mask_name, mask_numbers_in_text
 
 register = template.Library()
 
@@ -28,5 +28,4 @@ def actor_label(step):
 @register.filter
 def masked_name(name):
     """张三 → 张*: the family name only, for roles that do not see personal data."""
-    name = str(name or "")
-    return f"{name[0]}{'*' * max(1, len(name) - 1)}" if name else ""
+    return mask_name(name)
