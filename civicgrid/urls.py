@@ -19,4 +19,7 @@ urlpatterns = [
     path("", include("civicgrid.oncall.urls")),
     path("", include("civicgrid.mediation.urls")),
     path("", include("civicgrid.incentives.urls")),
+    path("", include("civicgrid.analytics.urls")),
+    path("", include("civicgrid.warning.urls")),
+    path("", include("civicgrid.datahub.urls")),
 ]

@@ -139,3 +139,31 @@ for _role, _extra in {
 }.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | frozenset(_extra)
 del _role, _extra
+
+# --------------------------------------------------------------------------- analysis (D1–D7)
+# The 研判端 (issues 8, 9): reports, KPIs and the cockpit (`analytics`), early-warning signals
+# (`warning`) and imports from department systems (`datahub`). Leaders read; the centre's and
+# townships' operators analyse, handle signals and (county only) import and set targets.
+PERMISSIONS.update(
+    {
+        "analytics.view": _("See reports, KPIs and the cockpit of an area"),
+        "analytics.analyse": _("Write reports: themes, follow-up items, notes"),
+        "analytics.configure": _("Set KPI targets"),
+        "warning.view": _("See early-warning signals of an area"),
+        "warning.handle": _("Acknowledge, dismiss or act on early-warning signals"),
+        "warning.configure": _("Set early-warning parameters per category"),
+        "datahub.import": _("Import data from department systems"),
+    }
+)
+_ANALYSE = {"analytics.view", "analytics.analyse", "warning.view", "warning.handle"}
+for _role, _extra in {
+    Role.TOWNSHIP_OPERATOR: _ANALYSE,
+    Role.COUNTY_OPERATOR: _ANALYSE
+    | {"analytics.configure", "warning.configure", "datahub.import"},
+    Role.TOWNSHIP_LEADER: {"analytics.view", "warning.view"},
+    Role.COUNTY_LEADER: {"analytics.view", "warning.view", "warning.handle"},
+    Role.AUDITOR: {"analytics.view", "warning.view"},
+    Role.ADMIN: set(PERMISSIONS),
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | frozenset(_extra)
+del _role, _extra
