@@ -4,7 +4,14 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["AuditChainHead", "AuditCheck", "AuditEvent", "LoginAttempt"]
+__all__ = [
+    "AuditChainHead",
+    "AuditCheck",
+    "AuditEvent",
+    "LoginAttempt",
+    "TotpDevice",
+    "TotpRecoveryCode",
+]
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -118,3 +125,50 @@ class LoginAttempt(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.ip or ''} {self.succeeded}"
+
+
+class TotpDevice(models.Model):
+    """A person's authenticator app (RFC 6238 TOTP), the second factor of their logins.
+
+    The shared secret is sealed like personal data (``people.pii``: Fernet, rotated by
+    ``rotate_pii_key``). Until ``confirmed`` is set (a first code entered) it is only an
+    enrolment in progress. ``last_step`` is the newest 30-second step whose code was accepted:
+    a code is never accepted twice. Wrong codes are counted in ``failures``; every
+    ``LOGIN_MAX_FAILURES`` in a row lock the step for ``LOGIN_LOCK_MINUTES``.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("login account"),
+        on_delete=models.CASCADE,
+        related_name="totp_device",
+    )
+    secret_cipher = models.TextField(editable=False)
+    created = models.DateTimeField(_("created"))
+    confirmed = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    last_step = models.BigIntegerField(default=0, editable=False)
+    last_used = models.DateTimeField(_("last used"), null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0, editable=False)
+    locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("second factor")
+        verbose_name_plural = _("second factors")
+
+    def __str__(self):
+        return f"{self.user} · {'TOTP' if self.confirmed else '…'}"
+
+
+class TotpRecoveryCode(models.Model):
+    """A one-time code for when the phone is lost; stored only as a keyed hash."""
+
+    device = models.ForeignKey(TotpDevice, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64, db_index=True)
+    used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recovery code")
+        verbose_name_plural = _("recovery codes")
+
+    def __str__(self):
+        return f"{self.device_id} · {self.code_hash[:8]}…"
