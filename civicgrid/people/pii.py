@@ -1,8 +1,11 @@
 """Validation, encryption, keyed hashing and masking of ID-card and phone numbers (MISSION G2).
 
 Ciphertext uses Fernet (AES-128-CBC + HMAC-SHA256) with ``settings.PII_KEY``; older keys in
-``PII_OLD_KEYS`` still decrypt. The search hash is HMAC-SHA256 under a key derived from
-``PII_KEY``, so a database dump reveals neither the number nor a dictionary-attackable hash.
+``PII_OLD_KEYS`` still decrypt (``civicgrid rotate_pii_key`` re-encrypts everything under the
+first key, after which the old ones can be dropped). The search hash is HMAC-SHA256 under a
+key derived from ``settings.PII_INDEX_KEY`` — a key of its own that does not rotate with the
+encryption keys (it defaults to ``PII_KEY``, from which it was derived before keys could
+rotate) — so a database dump reveals neither the number nor a dictionary-attackable hash.
 """
 
 import base64
@@ -21,12 +24,14 @@ from django.utils.translation import gettext_lazy as _
 __all__ = [
     "Sealed",
     "blind_index",
+    "is_sealed_with_current_key",
     "mask_id_number",
     "mask_numbers_in_text",
     "mask_phone",
     "normalize_id_number",
     "normalize_phone",
     "reveal",
+    "reseal",
     "seal",
     "seal_id_number",
     "seal_phone",
@@ -111,13 +116,23 @@ def _index_key(key: str) -> bytes:
     return hmac.new(base64.urlsafe_b64decode(key), b"civicgrid blind index v1", "sha256").digest()
 
 
+@lru_cache(maxsize=4)
+def _current(key: str) -> Fernet:
+    return Fernet(key.encode())
+
+
 def _crypto() -> MultiFernet:
     return _fernet(settings.PII_KEY, tuple(settings.PII_OLD_KEYS))
 
 
+def _index_secret() -> str:
+    # Not rotated with the encryption keys: the hashes in the database were made with it.
+    return getattr(settings, "PII_INDEX_KEY", "") or settings.PII_KEY
+
+
 def blind_index(kind: str, value: str) -> str:
     """Keyed hash for exact-match lookup; ``kind`` separates ID numbers from phones."""
-    key = _index_key(settings.PII_KEY)
+    key = _index_key(_index_secret())
     return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -146,6 +161,29 @@ def seal_phone(value: str) -> Sealed:
     return seal("phone", phone, mask_phone(phone))
 
 
+def is_sealed_with_current_key(cipher: str) -> bool:
+    """Was ``cipher`` encrypted under the first key (empty values count as current)?"""
+    if not cipher:
+        return True
+    try:
+        _current(settings.PII_KEY).decrypt(cipher.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
+def reseal(cipher: str) -> str:
+    """The same clear text encrypted under the first key (any listed key may have sealed it)."""
+    if not cipher:
+        return cipher
+    try:
+        return _crypto().rotate(cipher.encode()).decode()
+    except InvalidToken:
+        raise ImproperlyConfigured(
+            "CIVICGRID_PII_KEYS: a stored value cannot be decrypted with any listed key"
+        ) from None
+
+
 def reveal(cipher: str) -> str:
     """Clear text of a sealed value ("" if empty). Callers audit the access (see selectors)."""
     if not cipher:
@@ -155,5 +193,6 @@ def reveal(cipher: str) -> str:
     except InvalidToken:
         raise ImproperlyConfigured(
             "CIVICGRID_PII_KEY: stored personal data cannot be decrypted with this key "
-            "(list the previous key in CIVICGRID_PII_OLD_KEYS after a rotation)"
+            "(list the previous keys after the new one in CIVICGRID_PII_KEYS until "
+            "rotate_pii_key has run)"
         ) from None
