@@ -7,6 +7,9 @@ from civicgrid.core.auth import AdminThrottledAuthenticationForm
 # The admin's login obeys the same lockout and says so in words (civicgrid/core/auth.py).
 admin.site.login_form = AdminThrottledAuthenticationForm
 
+# A database that cannot be reached answers 503 with Retry-After (civicgrid/core/outage.py).
+handler500 = "civicgrid.core.outage.server_error"
+
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
