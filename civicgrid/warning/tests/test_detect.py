@@ -1,0 +1,190 @@
+"""The early-warning statistics (pure numpy/scipy; no database)."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from civicgrid.warning.detect import (
+    baseline,
+    ears,
+    ears_statistic,
+    glm_cusum,
+    neighbours,
+    permutation_scan,
+    poisson_scan,
+)
+from civicgrid.warning.detect import synthetic as syn
+from civicgrid.warning.detect.scan import _reference_permutation_scan
+
+
+@pytest.fixture(scope="module")
+def small():
+    county = syn.make_county(3, nx=15, ny=10)
+    return county, neighbours(county.xy_km, max_cells=20, max_radius_km=2.5)
+
+
+def binomial_ok(hits, n, alpha, sds=3.0):
+    sd = (n * alpha * (1 - alpha)) ** 0.5
+    return abs(hits - n * alpha) <= sds * sd + 1
+
+
+def test_neighbours_are_sorted_by_distance_centre_first_within_radius(small):
+    county, nbrs = small
+    assert len(nbrs) == county.n
+    for i in (0, 37, 149):
+        d = np.hypot(*(county.xy_km[nbrs[i]] - county.xy_km[i]).T)
+        assert nbrs[i][0] == i
+        assert np.all(np.diff(d) >= -1e-12)
+        assert d.max() <= 2.5 and len(nbrs[i]) <= 20
+
+
+def test_permutation_scan_null_calibration(small):
+    """No injected problem: share of analyses with p <= alpha is alpha within sampling error."""
+    county, nbrs = small
+    n, alpha, hits = 200, 0.05, 0
+    ps = []
+    for seed in range(n):
+        counts = syn.simulate(county, days=60, per_day=8, seed=seed, day_cv=0.3)
+        found = permutation_scan(counts, nbrs, replicates=199, rng=1000 + seed)
+        p = found[0].p_value if found else 1.0
+        ps.append(p)
+        hits += p <= alpha
+    assert binomial_ok(hits, n, alpha), hits
+    assert 0.35 < np.median(ps) < 0.65
+
+
+def test_poisson_scan_null_calibration_with_true_expectation(small):
+    county, nbrs = small
+    n, alpha, hits = 200, 0.05, 0
+    for seed in range(n):
+        rng = np.random.default_rng(seed)
+        mu = 2.0 * county.weight * county.n / 10  # ~0.2 per cell-day on average
+        counts = rng.poisson(np.tile(mu, (14, 1)))
+        found = poisson_scan(
+            counts, np.tile(mu, (7, 1)), nbrs, replicates=199, rng=seed, dispersion=1.0
+        )
+        hits += bool(found) and found[0].p_value <= alpha
+    assert binomial_ok(hits, n, alpha), hits
+
+
+def inject_compact(county, counts, *, rr, start, k=9, seed=5, per_day=60.0):
+    return syn.inject(
+        counts, county, kind="compact", start=start, rr=rr, seed=seed, per_day=per_day, k=k
+    )
+
+
+@pytest.mark.parametrize("method", ["permutation", "poisson"])
+def test_injected_compact_cluster_is_found_with_its_cells_and_days(small, method):
+    county, nbrs = small
+    counts = syn.simulate(county, days=120, per_day=60, seed=11)
+    truth = inject_compact(county, counts, rr=4.0, start=116)
+    if method == "permutation":
+        found = permutation_scan(counts, nbrs, replicates=199, rng=2)
+    else:
+        found = poisson_scan(counts, baseline(counts), nbrs, replicates=199, rng=2)
+    top = found[0]
+    true_cells = set(np.flatnonzero(truth[-1]).tolist())
+    jaccard = len(true_cells & set(top.cells)) / len(true_cells | set(top.cells))
+    assert top.p_value <= 0.01 and top.recurrence_days >= 100
+    assert jaccard >= 0.5, (sorted(true_cells), top.cells)
+    assert abs(top.start - 116) <= 1 and top.end == 119
+    assert top.observed > top.expected and top.relative_risk > 2
+    # secondary clusters share no cell with the most likely one, and are ranked by statistic
+    for other in found[1:]:
+        assert not set(other.cells) & set(top.cells)
+        assert other.statistic <= top.statistic
+
+
+def test_fast_and_reference_implementations_agree(small):
+    county, nbrs = small
+    counts = syn.simulate(county, days=40, per_day=20, seed=4)
+    inject_compact(county, counts, rr=3.0, start=36, per_day=20)
+    fast = permutation_scan(counts, nbrs, replicates=49, rng=3, stop_after=None)[0]
+    ref = _reference_permutation_scan(counts, nbrs, replicates=49, rng=3)
+    assert fast.cells == ref.cells and (fast.start, fast.end) == (ref.start, ref.end)
+    assert fast.statistic == pytest.approx(ref.statistic, rel=1e-9)
+    assert fast.observed == ref.observed and fast.expected == pytest.approx(ref.expected)
+    assert abs(fast.p_value - ref.p_value) < 0.15  # different random streams, same distribution
+
+
+def test_sequential_stop_gives_the_full_decision_and_gumbel_the_same_ranking(small):
+    county, nbrs = small
+    for seed in range(6):
+        counts = syn.simulate(county, days=60, per_day=30, seed=seed)
+        if seed % 2:
+            inject_compact(county, counts, rr=3.0 + seed, start=57, seed=seed, per_day=30)
+        full = permutation_scan(counts, nbrs, replicates=499, rng=seed, stop_after=None)
+        seq = permutation_scan(counts, nbrs, replicates=499, rng=seed, stop_after=10)
+        gum = permutation_scan(counts, nbrs, rng=seed, fast=True)
+        assert [c.cells for c in full] == [c.cells for c in seq] == [c.cells for c in gum]
+        for a, b in zip(full, seq, strict=True):
+            assert (a.p_value <= 0.02) == (b.p_value <= 0.02)  # 0.02 < 11 / 500
+        # ranking by p agrees (p is monotone in the statistic for both)
+        assert np.all(np.diff([c.p_value for c in gum]) >= -1e-12)
+        assert np.all(np.diff([c.p_value for c in full]) >= -1e-12)
+        assert (full[0].p_value <= 0.01) == (gum[0].p_value <= 0.01)
+
+
+def test_baseline_is_day_of_week_adjusted_moving_average():
+    rng = np.random.default_rng(0)
+    dow = np.array([2.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5])
+    rate = np.array([0.5, 2.0, 5.0])
+    counts = rng.poisson(dow[np.arange(140) % 7][:, None] * rate[None, :] * 10)
+    exp = baseline(counts, weeks=8, days=7)
+    assert exp.shape == (7, 3)
+    want = dow[np.arange(133, 140) % 7][:, None] * rate[None, :] * 10
+    assert np.allclose(exp, want, rtol=0.15)
+
+
+def test_ears_against_hand_calculation():
+    y = np.array([3, 5, 4, 6, 5, 4, 3, 2, 4, 12], dtype=float)
+    # C1 on the last day: baseline = days 2..8 = [4, 6, 5, 4, 3, 2, 4], mean 4, sd sqrt(10/6)
+    sd1 = np.sqrt(((np.array([4, 6, 5, 4, 3, 2, 4]) - 4) ** 2).sum() / 6)
+    assert ears_statistic(y, "C1")[-1] == pytest.approx((12 - 4) / sd1)
+    # C2: baseline = days 0..6 = [3, 5, 4, 6, 5, 4, 3], mean 30/7
+    b = np.array([3, 5, 4, 6, 5, 4, 3], dtype=float)
+    c2_last = (12 - b.mean()) / b.std(ddof=1)
+    assert ears_statistic(y, "C2")[-1] == pytest.approx(c2_last)
+    # C3 = sum of max(0, C2 - 1) over the last three days
+    y3 = np.array([3, 5, 4, 6, 5, 4, 3, 2, 4, 9, 10, 12], dtype=float)
+    c2 = []
+    for t in (9, 10, 11):
+        ref = y3[t - 9 : t - 2]
+        c2.append((y3[t] - ref.mean()) / max(ref.std(ddof=1), 0.5))
+    assert ears_statistic(y3, "C3")[-1] == pytest.approx(sum(max(0, c - 1) for c in c2))
+    alarm = ears(y, "C1")
+    assert alarm.method == "ears_c1" and alarm.start == alarm.end == 9
+    assert alarm.observed == 12 and alarm.expected == pytest.approx(4.0)
+    assert ears(np.array([3, 5, 4, 6, 5, 4, 3, 2, 4, 5.0]), "C1") is None
+    # a flat zero history: min_sigma keeps the statistic finite
+    assert ears_statistic(np.r_[np.zeros(9), 1.0], "C2")[-1] == pytest.approx(2.0)
+
+
+def _series(days, rng, drift_from=None, drift_to=1.0):
+    start = dt.date(2025, 1, 1)
+    dates = [start + dt.timedelta(days=i) for i in range(days)]
+    t = np.arange(days)
+    dow = np.array([1.2, 1.1, 1.0, 1.0, 1.1, 0.8, 0.8])[[d.weekday() for d in dates]]
+    mu = 20 * dow * np.exp(0.3 * np.sin(2 * np.pi * t / 365.25))
+    if drift_from is not None:
+        ramp = np.clip((t - drift_from) / (days - drift_from), 0, 1)
+        mu = mu * (1 + (drift_to - 1) * ramp)
+    y = rng.poisson(rng.gamma(20.0, mu / 20.0))
+    return y, dates
+
+
+def test_glm_cusum_flags_a_drift_and_not_a_flat_series():
+    rng = np.random.default_rng(7)
+    flat_alarms = 0
+    for _ in range(10):
+        y, dates = _series(500, rng)
+        flat_alarms += glm_cusum(y, dates, rng=rng) is not None
+    assert flat_alarms <= 1
+    y, dates = _series(500, rng, drift_from=472, drift_to=1.8)
+    alarm = glm_cusum(y, dates, rng=1)
+    assert alarm is not None and alarm.method == "glm_cusum"
+    assert alarm.end == 499 and alarm.start >= 472 - 3 and alarm.relative_risk > 1.2
+    assert alarm.p_value <= 0.01 and alarm.recurrence_days >= 100
+    # too little history: no GLM (the caller uses EARS)
+    assert glm_cusum(y[:200], dates[:200]) is None
