@@ -1,7 +1,7 @@
 import re
 import uuid
 
-from civicgrid.core.context import request_id_var
+from civicgrid.core.context import client_ip_var, request_id_var
 
 __all__ = ["RequestIdMiddleware", "SecurityHeadersMiddleware"]
 
@@ -18,9 +18,11 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request.request_id)
+        ip_token = client_ip_var.set(request.META.get("REMOTE_ADDR", "")[:45])
         try:
             response = self.get_response(request)
         finally:
+            client_ip_var.reset(ip_token)
             request_id_var.reset(token)
         response["X-Request-ID"] = request.request_id
         return response

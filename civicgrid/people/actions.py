@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from civicgrid.core.audit import record_event, snapshot
+from civicgrid.core.context import current_client_ip
 from civicgrid.core.errors import ActionRefused
 from civicgrid.core.roles import ROLE_LEVEL, ROLE_PERMISSIONS, Role
 from civicgrid.core.scoping import can, forget_scope, scope_for
@@ -235,7 +236,8 @@ def do_reveal_person_pii(person: Person, *, actor, reason: str = "") -> dict[str
             actor=actor,
             target=person,
             scope_code=person.region_code,
-            after={"reason": reason},
+            # Where from, for the "who looked at this resident" report (people.access).
+            after={"reason": reason, "ip": current_client_ip()},
         )
     return {
         "id_number": pii.reveal(person.id_number_cipher),
