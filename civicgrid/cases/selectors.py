@@ -495,101 +495,66 @@ def open_cases_by_grid(user, region_code: str = "") -> dict[str, int]:
     return dict(rows.values_list("grid__code").annotate(n=Count("id")).order_by())
 
 
-def _rate(part: int, whole: int) -> float | None:
-    return round(100 * part / whole, 1) if whole else None
+def _rate(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def league_tables(user, since: datetime, until: datetime) -> dict[str, list[dict]]:
     """Township and department league tables for cases reported in [since, until).
 
-    Formulas (cn-standards §5): 办结率 = closed / (cases − suspended); 按期办结率 = closed by
-    the deadline / (cases − suspended); 满意率 = (satisfied + basically satisfied) /
-    evaluated; 签收及时率 = signed by the sign-for deadline / dispatched. Rates are percentages,
-    None where the denominator is zero.
+    The formulas are those of ``civicgrid.analytics.kpis`` (docs/kpis.md): 办结率 and 按期办结率
+    over the cases due to be closed (reported, less rejected, merged and suspended), 返工率 =
+    failed ÷ all verifications, 满意率 = (satisfied + basically satisfied) ÷ evaluated,
+    签收及时率 = lead dispatches signed by the sign-for deadline ÷ lead dispatches. A
+    department's closure figures count the cases it is the active lead of. Rates are
+    percentages to one decimal, None where the denominator is zero.
     """
-    from django.db.models import F
-    from django.db.models.functions import Substr
+    from civicgrid.analytics import kpis
 
-    from civicgrid.regions.models import Region
+    def table(group, counters):
+        figures = kpis.counters_by(group, since, until, counters=counters, user=user)
+        return figures, kpis.group_names(group, figures)
 
-    cases = Case.objects.filter(
-        pk__in=cases_visible_to(user).values("pk"), created__gte=since, created__lt=until
+    town_figures, names = table(
+        "town",
+        {"intake", "closed", "due", "on_time", "overdue_open", "verified", "verify_failed"}
+        | {"evaluated", "satisfied"},
     )
-    closed = Q(closed_at__isnull=False) & ~Q(state__in=[workflow.REJECTED, workflow.MERGED])
-    rows = (
-        cases.annotate(town=Substr("region_code", 1, 9))
-        .values("town")
-        .annotate(
-            total=Count("id"),
-            suspended=Count("id", filter=Q(state=workflow.SUSPENDED)),
-            closed=Count("id", filter=closed),
-            on_time=Count("id", filter=closed & Q(closed_at__lte=F("resolve_deadline"))),
-            overdue_open=Count(
-                "id",
-                filter=Q(state__in=workflow.OPEN_STATES, resolve_deadline__lt=timezone.now()),
-            ),
-            reworked=Count("id", filter=Q(rework_count__gt=0)),
-            evaluated=Count("id", filter=~Q(satisfaction="")),
-            satisfied=Count("id", filter=Q(satisfaction__in=["satisfied", "basically_satisfied"])),
-        )
-        .order_by()
-    )
-    names = dict(Region.objects.filter(level="town").values_list("code", "name"))
     towns = []
-    for row in rows:
-        due = row["total"] - row["suspended"]
+    for code, row in town_figures.items():
+        if not row.get("intake"):
+            continue
         towns.append(
             {
-                "code": row["town"],
-                "name": names.get(row["town"], row["town"]),
-                "cases": row["total"],
+                "code": code,
+                "name": names.get(code, code),
+                "cases": row["intake"],
                 "closed": row["closed"],
-                "closed_rate": _rate(row["closed"], due),
-                "on_time_rate": _rate(row["on_time"], due),
+                "closed_rate": _rate(kpis.value_from("closed_rate", row).value),
+                "on_time_rate": _rate(kpis.value_from("on_time_rate", row).value),
                 "overdue_open": row["overdue_open"],
-                "rework_rate": _rate(row["reworked"], row["closed"]),
-                "satisfaction_rate": _rate(row["satisfied"], row["evaluated"]),
+                "rework_rate": _rate(kpis.value_from("rework_rate", row).value),
+                "satisfaction_rate": _rate(kpis.value_from("satisfaction_rate", row).value),
             }
         )
     towns.sort(key=lambda r: (-(r["on_time_rate"] or -1), r["code"]))
 
-    leads = (
-        Assignment.objects.filter(case__in=cases, role=Assignment.Role.LEAD)
-        .values("department__code", "department__name")
-        .annotate(
-            dispatched=Count("id"),
-            signed_on_time=Count("id", filter=Q(signed_at__lte=F("sign_deadline"))),
-            returns=Count("id", filter=~Q(return_reason="")),
-            returned=Count("id", filter=Q(state=Assignment.State.RETURNED)),
-            closed_on_time=Count(
-                "id",
-                filter=Q(case__closed_at__isnull=False)
-                & Q(case__closed_at__lte=F("case__resolve_deadline"))
-                & Q(active=True),
-            ),
-            overdue_open=Count(
-                "id",
-                filter=Q(
-                    active=True,
-                    case__state__in=workflow.OPEN_STATES,
-                    case__resolve_deadline__lt=timezone.now(),
-                ),
-            ),
-        )
-        .order_by()
+    department_figures, names = table(
+        "department",
+        {"dispatched", "signed_on_time", "returns", "returned", "on_time", "due", "overdue_open"},
     )
     departments = [
         {
-            "code": row["department__code"],
-            "name": row["department__name"],
-            "dispatched": row["dispatched"],
-            "sign_rate": _rate(row["signed_on_time"], row["dispatched"]),
-            "returns": row["returns"],
-            "returned": row["returned"],
-            "on_time_rate": _rate(row["closed_on_time"], row["dispatched"] - row["returned"]),
-            "overdue_open": row["overdue_open"],
+            "code": code,
+            "name": names.get(code, code),
+            "dispatched": row.get("dispatched", 0),
+            "sign_rate": _rate(kpis.value_from("sign_on_time_rate", row).value),
+            "returns": row.get("returns", 0),
+            "returned": row.get("returned", 0),
+            "on_time_rate": _rate(kpis.value_from("on_time_rate", row).value),
+            "overdue_open": row.get("overdue_open", 0),
         }
-        for row in leads
+        for code, row in department_figures.items()
     ]
     departments.sort(key=lambda r: (-(r["on_time_rate"] or -1), r["code"]))
     return {"towns": towns, "departments": departments}
