@@ -1,0 +1,73 @@
+"""The daily run finds a planted cluster, is idempotent, and updates a growing cluster."""
+
+from datetime import timedelta
+
+from django.core.management import call_command
+
+from civicgrid.core.models import AuditEvent
+from civicgrid.warning.models import Signal, SignalStep
+from civicgrid.warning.run import run_warnings
+from civicgrid.warning.tests.conftest import DAY, LIZHOU, fast_settings
+
+
+def _plant(planter, *, grids=3, days=3):
+    fast_settings(planter.category, max_cells=5)
+    planter.background(DAY - timedelta(days=60), DAY + timedelta(days=1))
+    hot = planter.nearest(LIZHOU, 5)
+    planter.cluster(hot[:grids], [DAY - timedelta(days=i) for i in range(days)])
+    return hot
+
+
+def test_the_daily_run_finds_a_planted_cluster_and_is_idempotent(planter):
+    hot = _plant(planter)
+    summary = run_warnings(DAY, categories=["0101"])
+    assert summary["new"] >= 1, summary
+    signal = Signal.objects.get(category=planter.category, areas__code=hot[0])
+    assert set(hot[:3]) <= set(signal.grid_codes), signal.grid_codes
+    assert len(signal.grid_codes) <= 5 and LIZHOU in signal.town_codes  # max_cells = 5
+    assert signal.village_codes and all(len(c) == 12 for c in signal.village_codes)
+    assert signal.region_code.startswith("330281") and signal.state == "new"
+    assert signal.end == DAY and signal.start >= DAY - timedelta(days=7)
+    assert signal.observed >= 36 and signal.relative_risk > 3
+    assert signal.recurrence_days >= 100 and signal.first_run == DAY == signal.last_run
+    assert signal.steps.get().action == "detect"
+
+    counts = (Signal.objects.count(), SignalStep.objects.count(), AuditEvent.objects.count())
+    before = Signal.objects.values().get(pk=signal.pk)
+    again = run_warnings(DAY, categories=["0101"])
+    assert again["new"] == again["updated"] == again["grown"] == 0, again
+    after = (Signal.objects.count(), SignalStep.objects.count(), AuditEvent.objects.count())
+    assert after == counts
+    assert Signal.objects.values().get(pk=signal.pk) == before
+
+
+def test_a_growing_cluster_is_updated_and_re_announced_not_duplicated(planter):
+    from civicgrid.warning.actions import do_acknowledge_signal
+
+    hot = _plant(planter)
+    run_warnings(DAY, categories=["0101"])
+    signal = Signal.objects.get(category=planter.category, areas__code=hot[0])
+    do_acknowledge_signal(signal, actor=planter.p.county)
+    total = Signal.objects.filter(category=planter.category).count()
+    # the next day: the same grids again, and the cluster spreads to two more grids
+    nxt = DAY + timedelta(days=1)
+    planter.cluster(hot[:5], [nxt], per_day=5)
+    summary = run_warnings(nxt, categories=["0101"])
+    assert summary["new"] == 0, summary
+    assert Signal.objects.filter(category=planter.category).count() == total
+    signal.refresh_from_db()
+    assert signal.last_run == nxt and signal.first_run == DAY
+    assert set(hot[:5]) <= set(signal.grid_codes)
+    assert signal.state == "new"  # re-announced: it grew
+    assert list(signal.steps.values_list("action", flat=True)) == ["detect", "acknowledge", "grow"]
+
+
+def test_the_warn_command_backfills_a_range_and_prints_a_summary(planter, capsys):
+    _plant(planter)
+    call_command(
+        "warn", "--from", str(DAY - timedelta(days=1)), "--to", str(DAY), "--category", "0101"
+    )
+    out = capsys.readouterr()
+    assert "warn: 2 day(s)" in out.out and "new signal(s)" in out.out
+    assert f"{DAY}:" in out.err
+    assert Signal.objects.filter(category__code="0101", last_run=DAY).exists()
