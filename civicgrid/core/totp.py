@@ -358,11 +358,18 @@ def mark_verified(request) -> None:
     request.session[SESSION_KEY] = {"user": request.user.pk, "state": "verified"}
 
 
+def _exempt_state(user) -> dict:
+    return {"user": user.pk, "state": "exempt", "roles": list(_required_roles())}
+
+
 @receiver(user_logged_in)
-def _forget_verification(sender, request, user, **kwargs):
-    # Every login proves the second factor again, even in a session that had.
+def _decide_at_login(sender, request, user, **kwargs):
+    # Every login proves the second factor again, even in a session that had; an account
+    # that needs none is told so now, while the session is being written anyway.
     if request is not None and hasattr(request, "session"):
         request.session.pop(SESSION_KEY, None)
+        if confirmed_device(user) is None and not enrolment_required(user):
+            request.session[SESSION_KEY] = _exempt_state(user)
 
 
 def _exempt_paths() -> tuple[str, ...]:
@@ -414,11 +421,7 @@ class TotpMiddleware:
         elif enrolment_required(user):
             target = "totp_enrol"
         else:
-            request.session[SESSION_KEY] = {
-                "user": user.pk,
-                "state": "exempt",
-                "roles": list(_required_roles()),
-            }
+            request.session[SESSION_KEY] = _exempt_state(user)
             return None
         query = urlencode({"next": request.get_full_path()}) if request.method == "GET" else ""
         return HttpResponseRedirect(reverse(target) + (f"?{query}" if query else ""))

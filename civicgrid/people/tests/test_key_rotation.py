@@ -1,7 +1,10 @@
 """rotate_pii_key: everything sealed is re-encrypted under the new key, the search index stays."""
 
 import base64
+import os
 import secrets
+import subprocess
+import sys
 from io import StringIO
 
 import pytest
@@ -104,3 +107,34 @@ def test_rotation_refuses_when_the_index_key_moved_with_the_list(rotated_setting
     rotated_settings.PII_INDEX_KEY = rotated_settings.PII_KEY
     with pytest.raises(CommandError, match="CIVICGRID_PII_INDEX_KEY"):
         _rotate()
+
+
+def _settings_in_a_fresh_interpreter(**env) -> subprocess.CompletedProcess:
+    code = (
+        "from civicgrid import settings as s; "
+        "print(s.PII_KEY[:4], [k[:4] for k in s.PII_OLD_KEYS], s.PII_INDEX_KEY[:4])"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "CIVICGRID_PII_OLD_KEYS": "", "CIVICGRID_PII_INDEX_KEY": "", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_key_list_setting_and_its_older_spelling():
+    a, b, c = "AAAA" + _key()[4:], "BBBB" + _key()[4:], "CCCC" + _key()[4:]
+    old_style = _settings_in_a_fresh_interpreter(
+        CIVICGRID_PII_KEY=a, CIVICGRID_PII_OLD_KEYS=b, CIVICGRID_PII_KEYS=""
+    )
+    assert old_style.stdout.split() == ["AAAA", "['BBBB']", "AAAA"], old_style.stderr
+    listed = _settings_in_a_fresh_interpreter(CIVICGRID_PII_KEYS=f"{c},{a}", CIVICGRID_PII_KEY=a)
+    assert listed.stdout.split() == ["CCCC", "['AAAA']", "AAAA"], listed.stderr  # index kept
+    production = _settings_in_a_fresh_interpreter(
+        CIVICGRID_ENV="production",
+        CIVICGRID_SECRET_KEY="x" * 60,
+        CIVICGRID_PII_KEYS=f"{c},{a}",
+        CIVICGRID_PII_KEY="",
+    )
+    assert "CIVICGRID_PII_INDEX_KEY: required" in production.stderr
