@@ -12,11 +12,12 @@ Public API (see docs/early-warning.md)::
 
 from .cluster import Cluster, recurrence
 from .scan import baseline, estimate_dispersion, neighbours, permutation_scan, poisson_scan
-from .temporal import design, ears, ears_statistic, glm_cusum, nb_glm_fit
+from .temporal import cusum_path, design, ears, ears_statistic, glm_cusum, nb_glm_fit
 
 __all__ = [
     "Cluster",
     "baseline",
+    "cusum_path",
     "design",
     "ears",
     "ears_statistic",

@@ -34,4 +34,6 @@ class Cluster:
 
 def recurrence(p_value: float) -> float:
     """Recurrence interval in days of a daily prospective analysis: 1 / p."""
+    if p_value != p_value:  # NaN: no Monte Carlo was run
+        return float("nan")
     return float("inf") if p_value <= 0 else 1.0 / p_value

@@ -118,6 +118,8 @@ def _p_values(stats, maxima: np.ndarray, *, stopped: bool, fast: bool) -> list[f
     Fast: Gumbel fitted to the maxima by moments (Abrams, Kleinman & Kulldorff 2010).
     """
     maxima = np.asarray(maxima, dtype=float)
+    if len(maxima) == 0:  # replicates=0: the statistic only (benchmarks calibrate thresholds)
+        return [float("nan")] * len(stats)
     out = []
     if fast and len(maxima) >= 2 and maxima.std() > 0:
         beta = maxima.std(ddof=1) * math.sqrt(6) / math.pi

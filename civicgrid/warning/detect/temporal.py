@@ -173,6 +173,28 @@ def _cusum(llr: np.ndarray) -> np.ndarray:
     return out
 
 
+def cusum_path(
+    series,
+    dates,
+    holidays=(),
+    *,
+    monitor_days: int = 28,
+    kappa: float = 1.5,
+    design_matrix: np.ndarray | None = None,
+):
+    """Fit the NB GLM on all days before the last ``monitor_days`` and run the NB CUSUM over
+    them. Returns (CUSUM path, expected counts, NB size r, index of the first monitored day).
+    ``design_matrix`` (rows aligned with ``series``) skips building it from the dates."""
+    y = np.asarray(series, dtype=float)
+    if len(dates) != len(y):
+        raise ValueError("series and dates differ in length")
+    X = design(dates, holidays) if design_matrix is None else design_matrix
+    fit_n = len(y) - monitor_days
+    beta, r = nb_glm_fit(X[:fit_n], y[:fit_n])
+    mu = np.exp(np.clip(X[fit_n:] @ beta, -30, 30))
+    return _cusum(_nb_llr(y[fit_n:], mu, r, kappa)), mu, r, fit_n
+
+
 def glm_cusum(
     series,
     dates,
@@ -198,14 +220,7 @@ def glm_cusum(
     n = len(y)
     if n < max(min_history, monitor_days + 60):
         return None
-    if len(dates) != n:
-        raise ValueError("series and dates differ in length")
-    X = design(dates, holidays)
-    fit_n = n - monitor_days
-    beta, r = nb_glm_fit(X[:fit_n], y[:fit_n])
-    mu = np.exp(np.clip(X[fit_n:] @ beta, -30, 30))
-    llr = _nb_llr(y[fit_n:], mu, r, kappa)
-    path = _cusum(llr)
+    path, mu, r, fit_n = cusum_path(y, dates, holidays, monitor_days=monitor_days, kappa=kappa)
     s_obs = float(path[-1])
     if s_obs <= 0:
         return None
