@@ -274,7 +274,9 @@ def warning_act(request, pk, action):
         except ValidationError as exc:
             add_errors(form, exc)
         except ActionRefused as exc:
-            form.add_error(None, str(exc))
+            # not possible now (the state moved on) or not allowed: say why on the page
+            messages.error(request, str(exc))
+            return redirect("warning_detail", pk=signal.pk)
         else:
             messages.success(
                 request, _("Done: %(action)s.") % {"action": workflow.ACTION_LABELS[action]}

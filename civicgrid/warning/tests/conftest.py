@@ -88,3 +88,42 @@ def fast_settings(category, **extra):
     values = {"replicates": 199, "history_days": 56, "max_radius_km": 10.0, **extra}
     setting, _ = WarningSetting.objects.update_or_create(category=category, defaults=values)
     return setting
+
+
+def make_signal(category, codes, *, day=DAY, observed=20, method="permutation", days=3):
+    """A stored signal over ``codes`` (grid codes, or one area code for a temporal one),
+    through the run's own action."""
+    from civicgrid.warning.actions import Finding, do_store_findings
+    from civicgrid.warning.models import Signal
+
+    finding = Finding(
+        method=method,
+        places=tuple(sorted(codes)),
+        start=day - timedelta(days=days - 1),
+        end=day,
+        observed=observed,
+        expected=2.5,
+        relative_risk=observed / 2.5,
+        statistic=12.0,
+        p_value=0.002,
+        recurrence_days=500.0,
+    )
+    do_store_findings(category, [finding], day)
+    return Signal.objects.filter(category=category, first_run=day).order_by("-id").first()
+
+
+class Places:
+    """grid1's grid (梨洲), grid2's grid (凤山) and the category 0101."""
+
+    def __init__(self, personas):
+        from civicgrid.people.models import RoleAssignment
+
+        self.p = personas
+        self.grid = RoleAssignment.objects.get(person__user=personas.grid1).grid
+        self.other_grid = RoleAssignment.objects.get(person__user=personas.grid2).grid
+        self.category = Category.objects.get(code="0101")
+
+
+@pytest.fixture
+def places(personas):
+    return Places(personas)
