@@ -42,6 +42,7 @@ __all__ = [
     "TotpMiddleware",
     "do_confirm_totp",
     "do_disable_totp",
+    "do_reset_totp",
     "do_start_totp_enrolment",
     "do_verify_totp",
     "enrolment_required",
@@ -328,6 +329,29 @@ def do_new_recovery_codes(user, code: str, *, actor) -> list[str]:
             scope_code=_scope(user),
         )
     return codes
+
+
+def do_reset_totp(user, *, actor, reason: str) -> bool:
+    """Remove the second factor of someone who lost both phone and recovery codes (a superuser,
+    after checking who asks, with the reason recorded). Their sessions end; they enrol again."""
+    if actor is None or not actor.is_superuser or actor.pk == user.pk:
+        raise ActionRefused(_("Only another superuser can reset a second factor."))
+    if not (reason or "").strip():
+        raise ValidationError({"reason": [_("Say why and how the person was identified.")]})
+    from civicgrid.core.auth import do_log_out_everywhere
+
+    with transaction.atomic():
+        removed, _rows = TotpDevice.objects.filter(user=user).delete()
+        record_event(
+            "core.totp.reset",
+            actor=actor,
+            target=user,
+            target_repr=user.get_username(),
+            scope_code=_scope(user),
+            after={"reason": reason.strip()[:200]},
+        )
+    do_log_out_everywhere(user)
+    return bool(removed)
 
 
 def unused_recovery_codes(user) -> int:

@@ -253,3 +253,22 @@ def test_a_busy_session_ends_after_its_lifetime(user, clock, settings):
     clock(minutes=20)
     response = client.get(reverse("security"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_a_superuser_resets_a_lost_second_factor(user, clock, personas):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    _enrol(user, clock)
+    with pytest.raises(CommandError, match="superuser"):
+        call_command("reset_totp", "grid1", reason="lost phone", **{"actor": "county"})
+    out = StringIO()
+    call_command(
+        "reset_totp", "grid1", reason="lost phone; seen in person", actor="admin", stdout=out
+    )
+    assert "removed" in out.getvalue()
+    assert not TotpDevice.objects.filter(user=user).exists()
+    event = AuditEvent.objects.get(action="core.totp.reset")
+    assert event.actor == personas.admin and event.after == {"reason": "lost phone; seen in person"}
+    assert _password_login(user=user).get("/").status_code == 200
