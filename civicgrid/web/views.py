@@ -11,10 +11,12 @@ from django.http import (
     FileResponse,
     Http404,
     HttpResponse,
+    HttpResponseBadRequest,
     JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
@@ -739,7 +741,7 @@ def track_case(request, code):
 
 
 def _home_region(user) -> str:
-    """Where a person's cockpit starts: the one place all their grants share, else the county."""
+    """Where a person's report map starts: the one place all their grants share, else the county."""
     prefixes = [g.prefix for g in scope_for(user).grants if g.prefix]
     if scope_for(user).superuser or not prefixes:
         return ""
@@ -747,76 +749,202 @@ def _home_region(user) -> str:
     return shortest if all(p.startswith(shortest) for p in prefixes) else ""
 
 
-def _region_param(request) -> str:
-    code = request.GET.get("region", "")
-    if code and (not code.isdigit() or len(code) not in {6, 9, 12} or len(code) > 12):
-        raise Http404
-    return code or _home_region(request.user)
+COCKPIT_NUMBERS = {  # label, the case list that shows them (queue)
+    "intake_today": (gettext_lazy("Reported today"), "all"),
+    "intake_yesterday": (gettext_lazy("Reported yesterday"), "all"),
+    "open": (gettext_lazy("Open"), "all"),
+    "overdue": (gettext_lazy("Overdue"), "overdue"),
+    "closed_today": (gettext_lazy("Closed today"), "all"),
+    "urgent": (gettext_lazy("Urgent and open"), "all"),
+    "supervised": (gettext_lazy("Supervised and open"), "supervised"),
+}
+COCKPIT_LEVELS = {
+    "town": gettext_lazy("Townships"),
+    "village": gettext_lazy("Villages"),
+    "grid": gettext_lazy("Grids"),
+}
+COCKPIT_MEASURES = {
+    "open": gettext_lazy("Open cases"),
+    "overdue": gettext_lazy("Overdue cases"),
+    "intake30": gettext_lazy("Reported in 30 days"),
+}
+COCKPIT_CHILD_TITLES = {
+    "town": gettext_lazy("Townships"),
+    "village": gettext_lazy("Villages and communities"),
+    "grid": gettext_lazy("Grids"),
+}
+
+
+def _kpi_names() -> dict[str, str]:
+    from civicgrid.analytics import cockpit as C
+
+    kpis = C._kpis()
+    if kpis is None:
+        return {}
+    return {code: str(C._attr(d, "name", code)) for code, d in kpis.KPIS.items()}
+
+
+def _cockpit_tables(request, place) -> dict:
+    """The cockpit's tables as header + rows (the page and the exports show the same)."""
+    from civicgrid.analytics import cockpit as C
+
+    now = timezone.now()
+    names = _kpi_names()
+    codes = C.league_codes()
+    leagues = C.leagues(request.user, place, now)
+    kpi_rows = C.kpi_panel(request.user, place, now)
+    arrows = {"up": "↑", "down": "↓", "flat": "→", "": ""}
+    met = {True: _("met"), False: _("not met"), None: "—"}
+    place_header = str(COCKPIT_CHILD_TITLES.get(place.child_level or "", _("Place")))
+    child_rows = C.children(place, now)
+    return {
+        "kpis": {
+            "title": _("KPIs this month"),
+            "header": [_("KPI"), _("This month"), _("Target"), _("Met"), _("Last month"), ""],
+            "rows": [
+                [r["name"], r["value"], r["target"], met[r["met"]], r["last"], arrows[r["trend"]]]
+                for r in kpi_rows
+            ],
+            "raw": kpi_rows,
+        },
+        "places": {
+            "title": _("League: %(places)s this month") % {"places": place_header},
+            "header": [place_header, *[names.get(c, c) for c in codes]],
+            "rows": [[r["name"], *[r[c] for c in codes]] for r in leagues["places"]],
+            "keys": [r["key"] for r in leagues["places"]],
+        },
+        "departments": {
+            "title": _("League: departments this month"),
+            "header": [_("Department"), *[names.get(c, c) for c in codes]],
+            "rows": [[r["name"], *[r[c] for c in codes]] for r in leagues["departments"]],
+        },
+        "children": {
+            "title": place_header,
+            "header": [place_header, _("Open"), _("Overdue"), _("Reported in 30 days")],
+            "rows": [[r["name"], r["open"], r["overdue"], r["intake30"]] for r in child_rows],
+            "keys": [r["code"] for r in child_rows],
+        },
+    }
 
 
 @login_required
 def cockpit_view(request):
-    """驾驶舱: counts, today's intake, top categories, open cases by the level below, a map."""
-    from civicgrid.cases.selectors import cockpit
+    """驾驶舱 (D7): one place's numbers, KPIs, trends, leagues and map; drills down to cases."""
+    from civicgrid.analytics import cockpit as C
 
-    region_code = _region_param(request)
-    data = cockpit(request.user, region_code)
-    trail = []
-    if region_code:
-        from civicgrid.regions.models import Region
-
-        names = dict(
-            Region.objects.filter(code__in=[region_code[:n] for n in (6, 9, 12)]).values_list(
-                "code", "name"
-            )
-        )
-        trail = [
-            {"code": region_code[:n], "name": names.get(region_code[:n], region_code[:n])}
-            for n in (6, 9, 12)
-            if n <= len(region_code)
-        ]
-    states = [
-        {"state": s, "label": STATE_LABELS.get(s, s), "count": n}
-        for s, n in sorted(data["by_state"].items(), key=lambda kv: -kv[1])
-    ]
+    place = C.access_place(request.user, request.GET.get("region", ""))
+    now = timezone.now()
+    numbers = C.today_numbers(place, now)
+    case_list = reverse("case_list")
+    tables = _cockpit_tables(request, place)
+    children_links = [f"{reverse('cockpit')}?region={c}" for c in tables["children"]["keys"]]
+    levels = {k: v for k, v in COCKPIT_LEVELS.items() if C.LEVEL_LENGTH[k] >= len(place.code)}
     context = {
-        **data,
-        "states": states,
-        "region_code": region_code,
-        "trail": trail,
-        "child_is_grid": len(region_code) == 12,
-        "chart": {
-            "categories": [row["category__name"] for row in data["top_categories"]],
-            "counts": [row["n"] for row in data["top_categories"]],
+        "place": place,
+        "numbers": [
+            {
+                "key": key,
+                "label": label,
+                "value": numbers[key],
+                "url": f"{case_list}?queue={queue_name}&region={place.code}",
+            }
+            for key, (label, queue_name) in COCKPIT_NUMBERS.items()
+        ],
+        "tables": tables,
+        "children_items": list(zip(children_links, tables["children"]["rows"], strict=True)),
+        "newest": [
+            {**row, "state_label": STATE_LABELS.get(row["state"], row["state"])}
+            for row in (C.newest_open_cases(place) if place.level == "grid" else [])
+        ],
+        "case_list_url": f"{case_list}?queue=all&region={place.code}",
+        "levels": levels,
+        "measures": COCKPIT_MEASURES,
+        "default_level": place.child_level or "grid",
+        "export_formats": EXPORT_FORMATS,
+        "updated": timezone.localtime(now),
+        "cockpit_data": {
+            "trends": C.trends(place, now),
+            "series": {"intake": _("Reported"), "closed": _("Closed")},
+            "map": reverse("cockpit_map"),
+            "cases_url": case_list,
+            "region": place.code,
+            "tiles": settings.MAP_TILE_URL,
+            "attribution": settings.MAP_TILE_ATTRIBUTION,
+            "labels": {
+                "cases": _("Open cases"),
+                "signals": _("Early warnings"),
+                "overdue": _("overdue"),
+                "urgent": _("urgent"),
+            },
         },
-        "map_tiles": settings.MAP_TILE_URL,
-        "map_attribution": settings.MAP_TILE_ATTRIBUTION,
     }
     return render(request, "web/cockpit.html", context)
 
 
 @login_required
 def cockpit_map(request):
-    """The grids of a place as GeoJSON, each with its open-case count (the cockpit's map)."""
-    from civicgrid.cases.selectors import open_cases_by_grid
+    """The cockpit's map as GeoJSON: the units of a level inside a place with the chosen measure
+    (``value``), the newest open cases (``cases``) and the early-warning signals (``signals``)."""
+    from civicgrid.analytics import cockpit as C
 
-    region_code = _region_param(request)
-    counts = open_cases_by_grid(request.user, region_code)
-    grids = grids_visible_to(request.user).exclude(kind="micro")
-    if region_code:
-        grids = grids.filter(code__startswith=region_code)
+    place = C.access_place(request.user, request.GET.get("region", ""))
+    level = request.GET.get("level") or place.child_level or "grid"
+    measure = request.GET.get("measure") or "open"
+    if (
+        level not in COCKPIT_LEVELS
+        or C.LEVEL_LENGTH[level] < len(place.code)
+        or measure not in COCKPIT_MEASURES
+    ):
+        return HttpResponseBadRequest(_("Unknown level or measure."))
+    cockpit_url = reverse("cockpit")
     features = [
         {
             "type": "Feature",
-            "id": code,
-            "geometry": geometry,
-            "properties": {"code": code, "name": name, "open": counts.get(code, 0)},
+            "id": unit["code"],
+            "geometry": unit["geometry"],
+            "properties": {
+                "code": unit["code"],
+                "name": unit["name"],
+                "value": unit[measure],
+                "open": unit["open"],
+                "overdue": unit["overdue"],
+                "intake30": unit["intake30"],
+                "url": f"{cockpit_url}?region={unit['code']}",
+            },
         }
-        for code, name, geometry in grids.filter(geometry__isnull=False)
-        .order_by("code")
-        .values_list("code", "name", "geometry")
+        for unit in C.map_units(place, level)
     ]
-    return JsonResponse({"type": "FeatureCollection", "features": features})
+    body = {
+        "type": "FeatureCollection",
+        "features": features,
+        "level": level,
+        "measure": measure,
+        "cases": C.case_points(place) if request.GET.get("cases", "1") != "0" else [],
+        "signals": C.signals(request.user, place),
+    }
+    return JsonResponse(body)
+
+
+@login_required
+def cockpit_export(request, table, fmt):
+    """One of the cockpit's tables (kpis, places, departments, children) as CSV or .xlsx."""
+    from civicgrid.analytics import cockpit as C
+
+    if fmt not in EXPORT_FORMATS:
+        raise Http404
+    place = C.access_place(request.user, request.GET.get("region", ""))
+    tables = _cockpit_tables(request, place)
+    if table not in tables:
+        raise Http404
+    chosen = tables[table]
+    day = timezone.localdate().isoformat()
+    return export_response(
+        f"cockpit-{table}-{place.code}-{day}",
+        [str(h) for h in chosen["header"]],
+        chosen["rows"],
+        fmt,
+        sheet=table,
+    )
 
 
 LEAGUE_COLUMNS = {

@@ -1,0 +1,425 @@
+"""The leaders' cockpit (驾驶舱, D7): what one screen shows about one place, within one's scope.
+
+A place is the county, a township, a village or a grid (a 6-, 9-, 12- or 15-digit code); the
+screen is the same at every level and drills down to the level below, ending at the list of
+cases. Everything here is an aggregate query (``values().annotate()`` / ``aggregate()``) with a
+fixed number of queries per screen, whatever the number of cases; the KPIs and league tables
+come from ``analytics.kpis``. Selectors return codes and numbers; the view labels them.
+
+Who: ``analytics.view`` over the place (``core.scoping.can``). A township's leader starts at
+the township and gets a 404 for the county or another township, as for any other object.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Substr, TruncDate
+from django.http import Http404
+from django.utils import timezone
+
+from civicgrid.cases import workflow
+from civicgrid.cases.models import Case
+from civicgrid.cases.selectors import overdue_cases
+from civicgrid.core.scoping import can, scope_for
+
+__all__ = [
+    "CASE_POINTS_LIMIT",
+    "CHILD_GROUP",
+    "LEVEL_LENGTH",
+    "MEASURES",
+    "NUMBERS",
+    "Place",
+    "access_place",
+    "case_points",
+    "children",
+    "home_code",
+    "kpi_panel",
+    "leagues",
+    "map_units",
+    "month_bounds",
+    "newest_open_cases",
+    "signals",
+    "today_numbers",
+    "trends",
+]
+
+PERMISSION = "analytics.view"
+LEVEL_LENGTH = {"county": 6, "town": 9, "village": 12, "grid": 15}
+LEVEL_OF_LENGTH = {n: level for level, n in LEVEL_LENGTH.items()}
+CHILD_GROUP = {"county": "town", "town": "village", "village": "grid"}  # kpis.compute_by groups
+NUMBERS = (
+    "intake_today",
+    "intake_yesterday",
+    "open",
+    "overdue",
+    "closed_today",
+    "urgent",
+    "supervised",
+)
+MEASURES = ("open", "overdue", "intake30")  # what the map can colour by
+TREND_DAYS = 30
+CASE_POINTS_LIMIT = 1000  # the open-cases layer: the newest this many with coordinates
+LEAGUE_KPIS = (  # the league tables' columns, if kpis defines them (else its first five)
+    "closed_rate",
+    "on_time_rate",
+    "overdue_rate",
+    "sign_on_time_rate",
+    "satisfaction_rate",
+)
+
+
+@dataclass(frozen=True)
+class Place:
+    code: str
+    name: str
+    level: str  # county / town / village / grid
+    trail: list = field(default_factory=list)  # [(code, name)] from the county down, self last
+
+    @property
+    def child_level(self) -> str | None:
+        return CHILD_GROUP.get(self.level)
+
+
+# --------------------------------------------------------------------------- where
+
+
+def home_code(user) -> str:
+    """Where a person's cockpit starts: the place all their ``analytics.view`` grants share."""
+    scope = scope_for(user)
+    prefixes = sorted(set(scope.prefixes(PERMISSION)))
+    if scope.superuser or "" in prefixes or not prefixes:
+        from civicgrid.regions.models import Region
+
+        county = (
+            Region.objects.filter(level=Region.Level.COUNTY)
+            .order_by("code")
+            .values_list("code", flat=True)
+            .first()
+        )
+        return county or ""
+    shortest = min(prefixes, key=len)
+    if all(p.startswith(shortest) for p in prefixes):
+        return shortest
+    return prefixes[0]  # places with nothing in common: the first; the others by the trail
+
+
+def access_place(user, code: str = "") -> Place:
+    """The place ``code`` (or the person's home) if the person may see its cockpit.
+
+    No ``analytics.view`` at all: PermissionDenied (403). A malformed code, an unknown place
+    or one outside the person's places: Http404 (no existence leak).
+    """
+    if not scope_for(user).has(PERMISSION):
+        raise PermissionDenied
+    code = (code or "").strip() or home_code(user)
+    if not code.isascii() or not code.isdigit() or len(code) not in LEVEL_OF_LENGTH:
+        raise Http404
+    if not can(user, PERMISSION, region_code=code):
+        raise Http404
+    from civicgrid.regions.models import Grid, Region
+
+    codes = [code[:n] for n in (6, 9, 12, 15) if n <= len(code)]
+    names = dict(Region.objects.filter(code__in=codes).values_list("code", "name"))
+    if len(code) == LEVEL_LENGTH["grid"]:
+        names.update(Grid.objects.filter(code=code).values_list("code", "name"))
+    if code not in names:
+        raise Http404
+    trail = [(c, names.get(c, c)) for c in codes]
+    return Place(code=code, name=names[code], level=LEVEL_OF_LENGTH[len(code)], trail=trail)
+
+
+def _cases(place: Place) -> QuerySet[Case]:
+    return Case.objects.filter(region_code__startswith=place.code)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def month_bounds(today: date) -> tuple[datetime, datetime, datetime]:
+    """Start of last month, start of this month, start of next month (local time)."""
+    this = today.replace(day=1)
+    last = (this - timedelta(days=1)).replace(day=1)
+    following = (this + timedelta(days=32)).replace(day=1)
+    return _day_start(last), _day_start(this), _day_start(following)
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def today_numbers(place: Place, now: datetime | None = None) -> dict[str, int]:
+    """Intake today and yesterday, open, overdue, closed today, urgent and supervised (open).
+
+    One aggregate query. Overdue is the case list's "overdue" queue (``overdue_cases``).
+    """
+    now = now or timezone.now()
+    today = _day_start(timezone.localtime(now).date())
+    yesterday = today - timedelta(days=1)
+    is_open = Q(state__in=workflow.OPEN_STATES)
+    return _cases(place).aggregate(
+        intake_today=Count("id", filter=Q(created__gte=today)),
+        intake_yesterday=Count("id", filter=Q(created__gte=yesterday, created__lt=today)),
+        open=Count("id", filter=is_open),
+        overdue=Count("id", filter=Q(pk__in=overdue_cases(now).values("pk"))),
+        closed_today=Count("id", filter=Q(state__in=workflow.CLOSED_STATES, closed_at__gte=today)),
+        urgent=Count("id", filter=is_open & Q(urgent=True)),
+        supervised=Count("id", filter=is_open & Q(supervised__gt=0)),
+    )
+
+
+def trends(place: Place, now: datetime | None = None, days: int = TREND_DAYS) -> dict:
+    """Daily intake and closures of the last ``days`` days (today included): two queries."""
+    now = now or timezone.now()
+    today = timezone.localtime(now).date()
+    first = today - timedelta(days=days - 1)
+    since = _day_start(first)
+    zone = timezone.get_current_timezone()
+    intake = dict(
+        _cases(place)
+        .filter(created__gte=since)
+        .annotate(day=TruncDate("created", tzinfo=zone))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    closed = dict(
+        _cases(place)
+        .filter(state__in=workflow.CLOSED_STATES, closed_at__gte=since)
+        .annotate(day=TruncDate("closed_at", tzinfo=zone))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    dates = [first + timedelta(days=i) for i in range(days)]
+    # SQLite returns the day as a string, PostgreSQL as a date.
+    intake = {str(k): v for k, v in intake.items()}
+    closed = {str(k): v for k, v in closed.items()}
+    return {
+        "days": [d.isoformat() for d in dates],
+        "intake": [intake.get(d.isoformat(), 0) for d in dates],
+        "closed": [closed.get(d.isoformat(), 0) for d in dates],
+    }
+
+
+def _counts_by(cases: QuerySet[Case], length: int, now: datetime) -> dict[str, dict]:
+    """Open, overdue and 30-day intake per code prefix of ``length``: one query."""
+    since = now - timedelta(days=30)
+    rows = (
+        cases.annotate(unit=Substr("region_code", 1, length))
+        .values("unit")
+        .annotate(
+            open=Count("id", filter=Q(state__in=workflow.OPEN_STATES)),
+            overdue=Count("id", filter=Q(pk__in=overdue_cases(now).values("pk"))),
+            intake30=Count("id", filter=Q(created__gte=since)),
+        )
+        .order_by()
+    )
+    return {r["unit"]: r for r in rows}
+
+
+def _units(place: Place, level: str):
+    """The regions (or grids) of ``level`` inside ``place``: a queryset of code, name, geometry."""
+    from civicgrid.regions.models import Grid, Region
+
+    if level == "grid":
+        return (
+            Grid.objects.filter(code__startswith=place.code, active=True)
+            .exclude(kind=Grid.Kind.MICRO)
+            .order_by("code")
+        )
+    return Region.objects.filter(level=level, code__startswith=place.code).order_by("code")
+
+
+def children(place: Place, now: datetime | None = None) -> list[dict]:
+    """The places one level down with their open, overdue and 30-day intake: two queries."""
+    if place.child_level is None:
+        return []
+    now = now or timezone.now()
+    counts = _counts_by(_cases(place), LEVEL_LENGTH[place.child_level], now)
+    empty = {"open": 0, "overdue": 0, "intake30": 0}
+    return [
+        {"code": code, "name": name, **{k: counts.get(code, empty)[k] for k in empty}}
+        for code, name in _units(place, place.child_level).values_list("code", "name")
+    ]
+
+
+def newest_open_cases(place: Place, limit: int = 15) -> list[dict]:
+    """At a grid: its newest open cases (code, state, category, reported, urgent): one query."""
+    return list(
+        _cases(place)
+        .filter(state__in=workflow.OPEN_STATES)
+        .order_by("-created", "-id")
+        .values("code", "state", "category__name", "created", "urgent")[:limit]
+    )
+
+
+# --------------------------------------------------------------------------- the map
+
+
+def map_units(place: Place, level: str, now: datetime | None = None) -> list[dict]:
+    """The units of ``level`` (town / village / grid, below or at ``place``) with their
+    boundary and counts, for the choropleth: two queries."""
+    if LEVEL_LENGTH[level] < len(place.code):
+        raise ValueError(level)
+    now = now or timezone.now()
+    counts = _counts_by(_cases(place), LEVEL_LENGTH[level], now)
+    empty = {"open": 0, "overdue": 0, "intake30": 0}
+    return [
+        {
+            "code": code,
+            "name": name,
+            "geometry": geometry,
+            **{k: counts.get(code, empty)[k] for k in empty},
+        }
+        for code, name, geometry in _units(place, level)
+        .filter(geometry__isnull=False)
+        .values_list("code", "name", "geometry")
+    ]
+
+
+def case_points(place: Place, limit: int = CASE_POINTS_LIMIT) -> list[list]:
+    """The newest open cases with coordinates: [lat, lng, code, urgent, overdue]: one query."""
+    now = timezone.now()
+    rows = (
+        _cases(place)
+        .filter(state__in=workflow.OPEN_STATES, lat__isnull=False, lng__isnull=False)
+        .annotate(late=Exists(overdue_cases(now).filter(pk=OuterRef("pk"))))
+        .order_by("-created", "-id")
+        .values_list("lat", "lng", "code", "urgent", "late")[:limit]
+    )
+    return [[lat, lng, code, urgent, bool(late)] for lat, lng, code, urgent, late in rows]
+
+
+def signals(user, place: Place) -> dict | None:
+    """The early-warning signals (``warning.selectors.signals_geojson``) if that app has them."""
+    try:
+        from civicgrid.warning.selectors import signals_geojson
+    except ImportError:
+        return None
+    if not scope_for(user).has("warning.view"):
+        return None
+    return signals_geojson(user, region_code=place.code)
+
+
+# --------------------------------------------------------------------------- KPIs and leagues
+
+
+def _kpis():
+    try:
+        from civicgrid.analytics import kpis
+    except ImportError:
+        return None
+    return kpis
+
+
+def _attr(definition, name, default=None):
+    if isinstance(definition, dict):
+        return definition.get(name, default)
+    return getattr(definition, name, default)
+
+
+def _higher_is_better(definition) -> bool:
+    direction = _attr(definition, "direction", "up")
+    if isinstance(direction, (int, float)):
+        return direction >= 0
+    return str(direction).lower() not in {"down", "lower", "low", "-", "min", "less"}
+
+
+def _number(kpi_value):
+    value = _attr(kpi_value, "value") if kpi_value is not None else None
+    return None if value is None else round(float(value), 2)
+
+
+def kpi_panel(user, place: Place, now: datetime | None = None) -> list[dict]:
+    """Every KPI this month so far against its target, with last month's value.
+
+    Rows: code, name, unit, value, last, target, met (True / False / None: no target or no
+    value), trend ("up" / "down" / "flat" / ""), better (higher is better?). Empty if the KPI
+    module is not installed.
+    """
+    kpis = _kpis()
+    if kpis is None:
+        return []
+    now = now or timezone.now()
+    last_start, this_start, _next = month_bounds(timezone.localtime(now).date())
+    current = kpis.compute(this_start, now, region_code=place.code, user=user)
+    previous = kpis.compute(last_start, this_start, region_code=place.code, user=user)
+    goals = kpis.targets(region_code=place.code, year=timezone.localtime(now).year)
+    rows = []
+    for code, definition in kpis.KPIS.items():
+        value, last = _number(current.get(code)), _number(previous.get(code))
+        target = goals.get(code)
+        better = _higher_is_better(definition)
+        met = None
+        if value is not None and target is not None:
+            met = value >= target if better else value <= target
+        trend = ""
+        if value is not None and last is not None:
+            trend = "up" if value > last else "down" if value < last else "flat"
+        rows.append(
+            {
+                "code": code,
+                "name": str(_attr(definition, "name", code)),
+                "unit": str(_attr(definition, "unit", "") or ""),
+                "value": value,
+                "last": last,
+                "target": target,
+                "met": met,
+                "trend": trend,
+                "better": better,
+            }
+        )
+    return rows
+
+
+def league_codes() -> list[str]:
+    kpis = _kpis()
+    if kpis is None:
+        return []
+    known = list(kpis.KPIS)
+    chosen = [c for c in LEAGUE_KPIS if c in kpis.KPIS]
+    return chosen or known[:5]
+
+
+def leagues(user, place: Place, now: datetime | None = None) -> dict[str, list[dict]]:
+    """This month's league tables: the places one level down and the departments.
+
+    Each row: key, name, and a number per ``league_codes()`` code. Empty if no KPI module.
+    """
+    kpis = _kpis()
+    if kpis is None:
+        return {"places": [], "departments": []}
+    now = now or timezone.now()
+    _last, this_start, _next = month_bounds(timezone.localtime(now).date())
+    codes = league_codes()
+
+    better = _higher_is_better(kpis.KPIS[codes[0]]) if codes else True
+
+    def table(group):
+        rows = [
+            {
+                "key": row["key"],
+                "name": str(row.get("name") or row["key"]),
+                **{c: _number(row.get(c)) for c in codes},
+            }
+            for row in kpis.compute_by(
+                group, this_start, now, region_code=place.code, codes=codes, user=user
+            )
+        ]
+        # Ranked by the first KPI, best first; places without a value last.
+        first = codes[0] if codes else None
+        return sorted(
+            rows,
+            key=lambda r: (
+                r.get(first) is None,
+                -(r.get(first) or 0) if better else (r.get(first) or 0),
+                r["key"],
+            ),
+        )
+
+    return {
+        "places": table(place.child_level) if place.child_level else [],
+        "departments": table("department"),
+    }
