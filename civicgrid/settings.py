@@ -196,6 +196,11 @@ API_RATE_PER_MINUTE = env_int("CIVICGRID_API_RATE_PER_MINUTE", 600, minimum=1)
 MAP_TILE_URL = env_str("CIVICGRID_MAP_TILE_URL", "")
 MAP_TILE_ATTRIBUTION = env_str("CIVICGRID_MAP_TILE_ATTRIBUTION", "")
 
+# Notification gateways: a dotted path to a class with ``send(notification)`` for SMS and
+# webhooks (civicgrid/cases/senders.py); empty logs the message instead.
+CIVICGRID_SMS_SENDER = env_str("CIVICGRID_SMS_SENDER", "")
+CIVICGRID_WEBHOOK_SENDER = env_str("CIVICGRID_WEBHOOK_SENDER", "")
+
 DEMO_SEED = env_int("CIVICGRID_DEMO_SEED", 20241126)
 
 LOGGING = {
