@@ -21,11 +21,13 @@ from civicgrid.core.scoping import can
 from civicgrid.regions.models import Region
 
 from . import reports
-from .models import FollowUp, Report, ReportEntry
+from .models import FollowUp, KpiTarget, Report, ReportEntry
 
 __all__ = [
     "COMMAND",
+    "county_code",
     "do_close_follow_up",
+    "do_set_kpi_target",
     "do_generate_report",
     "do_mark_follow_up",
     "do_set_theme",
@@ -289,3 +291,57 @@ def do_close_follow_up(item: FollowUp, *, actor, outcome: str = "") -> FollowUp:
             after=data,
         )
     return item
+
+
+def county_code() -> str:
+    return (
+        Region.objects.filter(level=Region.Level.COUNTY).values_list("code", flat=True).first()
+        or ""
+    )
+
+
+def do_set_kpi_target(*, kpi: str, region_code: str, year: int, target: float, actor) -> KpiTarget:
+    """Set (or change) the target of one KPI for a year, county-wide or for one region."""
+    region_code = (region_code or "").strip()
+    if actor is None or not can(
+        actor, "analytics.configure", region_code=region_code or county_code()
+    ):
+        raise ActionRefused(_("You may not set KPI targets here."))
+    try:
+        from civicgrid.analytics.kpis import KPIS
+    except ImportError:  # pragma: no cover - the KPI module is part of the app
+        KPIS = {}
+    errors = {}
+    if KPIS and kpi not in KPIS:
+        errors["kpi"] = _("Unknown KPI.")
+    if region_code and not Region.objects.filter(code=region_code).exists():
+        errors["region_code"] = _("Unknown region.")
+    if not 2000 <= int(year) <= 2100:
+        errors["year"] = _("Give a year between 2000 and 2100.")
+    if target is None or target < 0:
+        errors["target"] = _("Give a target of zero or more.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        row = (
+            KpiTarget.objects.select_for_update()
+            .filter(kpi=kpi, region_code=region_code, year=year)
+            .first()
+        )
+        before = None if row is None else row.target
+        if row is None:
+            row = KpiTarget.objects.create(
+                kpi=kpi, region_code=region_code, year=year, target=target
+            )
+        else:
+            row.target = target
+            row.save(update_fields=["target", "updated"])
+        record_event(
+            "analytics.kpi_target_set",
+            actor=actor,
+            target=row,
+            scope_code=region_code,
+            before=before,
+            after=target,
+        )
+    return row
