@@ -244,7 +244,7 @@ def kpi_export(request, table, fmt):
         ]
         rows = (
             [
-                str(r["kpi"].name),
+                r["kpi"].label,
                 r["code"],
                 r["raw"],
                 r["kpi"].unit,
@@ -258,7 +258,7 @@ def kpi_export(request, table, fmt):
         )
     else:
         name += f"-{sel['group']}"
-        header = [_("code"), _("name")] + [str(k.name) for k in kpis.KPIS.values()]
+        header = [_("code"), _("name")] + [k.label for k in kpis.KPIS.values()]
         rows = (
             [row["key"], row["name"]]
             + [None if row[code].value is None else round(row[code].value, 1) for code in kpis.KPIS]

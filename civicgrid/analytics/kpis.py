@@ -101,6 +101,13 @@ class Kpi:
     def scale(self) -> float:
         return 100.0 if self.unit == "%" else 1.0
 
+    @property
+    def label(self) -> str:
+        """The name in the active language: the standards' Chinese name in Chinese."""
+        from django.utils.translation import get_language
+
+        return self.name_zh if (get_language() or "").startswith("zh") else str(self.name)
+
 
 @dataclass(frozen=True)
 class KpiValue:

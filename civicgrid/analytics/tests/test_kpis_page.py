@@ -124,4 +124,6 @@ def test_the_page_renders_in_both_languages(client, personas, language):
     client.cookies["django_language"] = language
     response = client.get(URL)
     assert response.status_code == 200
-    assert f'lang="{language}"' in response.content.decode()
+    page = response.content.decode()
+    assert f'lang="{language}"' in page
+    assert ("办结率" if language == "zh-hans" else "Closure rate") in page
