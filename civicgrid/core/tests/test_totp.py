@@ -272,3 +272,10 @@ def test_a_superuser_resets_a_lost_second_factor(user, clock, personas):
     event = AuditEvent.objects.get(action="core.totp.reset")
     assert event.actor == personas.admin and event.after == {"reason": "lost phone; seen in person"}
     assert _password_login(user=user).get("/").status_code == 200
+
+
+def test_the_pages_speak_chinese(user, clock):
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(user)
+    assert "设置双重验证" in client.get(reverse("security")).content.decode()
+    assert "扫描此二维码" in client.get(reverse("totp_enrol")).content.decode()

@@ -230,3 +230,12 @@ def test_erasure_waits_for_open_disputes_then_removes_the_data_and_keeps_history
 def test_staff_are_not_erased(personas):
     with pytest.raises(Exception, match="staff role"):
         rights.do_erase_person(personas.grid1.person, actor=personas.admin, reason="request")
+
+
+def test_the_pages_speak_chinese(personas, resident):
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(personas.county)
+    rights_page = client.get(reverse("person_rights", args=[resident.person.pk])).content.decode()
+    assert "个人信息副本" in rights_page and "未结纠纷" in rights_page
+    access = client.get(reverse("person_access", args=[resident.person.pk])).content.decode()
+    assert "谁查看过此人的信息" in access
