@@ -35,8 +35,8 @@
       xAxis: { type: "category", data: t.days.map(function (d) { return d.slice(5); }) },
       yAxis: { type: "value", minInterval: 1 },
       series: [
-        { name: data.series.intake, type: "line", smooth: true, data: t.intake, itemStyle: { color: "#b3261e" } },
-        { name: data.series.closed, type: "line", smooth: true, data: t.closed, itemStyle: { color: "#1f7a33" } }
+        { name: data.series.intake, type: "line", data: t.intake, itemStyle: { color: "#b3261e" } },
+        { name: data.series.closed, type: "line", data: t.closed, itemStyle: { color: "#1f7a33" } }
       ]
     });
     el.dataset.ready = "1";
@@ -182,8 +182,10 @@
 
   // ------------------------------------------------------------------ refresh
 
-  function refresh() {
-    if (document.hidden) return;
+  function refresh(event) {
+    if (document.hidden && !event) return;
+    var cockpit = document.querySelector("[data-cockpit]");
+    cockpit.dataset.refreshing = "1";
     fetch(window.location.href, { credentials: "same-origin", headers: { "X-Cockpit-Refresh": "1" } })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
@@ -198,9 +200,10 @@
           data = next;
           drawTrend();
         }
-        loadMap();
+        return loadMap();
       })
-      .catch(function () { /* offline for a moment: the next refresh tries again */ });
+      .catch(function () { /* offline for a moment: the next refresh tries again */ })
+      .then(function () { cockpit.dataset.refreshing = ""; });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -209,5 +212,7 @@
     drawTrend();
     initMap();
     window.setInterval(refresh, REFRESH_MS);
+    var button = document.querySelector("[data-refresh]");
+    if (button) button.addEventListener("click", refresh);
   });
 })();

@@ -38,6 +38,14 @@ def test_county_leader_clicks_from_the_county_to_the_cases(site, people):
         assert _no_scrolling(page), f"{name}: the cockpit does not fit {width}×{height}"
         leader.shot(name)
 
+    # Refreshing (by itself every five minutes, or now) replaces the panels in place.
+    page.evaluate("document.getElementById('cp-numbers').dataset.stale = '1'")
+    page.locator("[data-refresh]").click()
+    expect(page.locator("#cp-numbers[data-stale]")).to_have_count(0)
+    expect(page.locator("[data-cockpit]")).not_to_have_attribute("data-refreshing", "1")
+    expect(page.locator("[data-number=overdue] b")).not_to_have_text("0")
+    _drawn(page)
+
     # The map by village, coloured by the overdue cases; the open cases as points.
     page.select_option("[data-map-level]", "village")
     page.select_option("[data-map-measure]", "overdue")
