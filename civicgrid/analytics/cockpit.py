@@ -35,6 +35,7 @@ __all__ = [
     "case_points",
     "children",
     "home_code",
+    "kpi_label",
     "kpi_panel",
     "leagues",
     "map_units",
@@ -320,6 +321,11 @@ def _attr(definition, name, default=None):
     return getattr(definition, name, default)
 
 
+def kpi_label(code: str, definition) -> str:
+    """A KPI's name in the active language (``Kpi.label``), else its name, else its code."""
+    return str(_attr(definition, "label", None) or _attr(definition, "name", None) or code)
+
+
 def _higher_is_better(definition) -> bool:
     direction = _attr(definition, "direction", "up")
     if isinstance(direction, (int, float)):
@@ -361,7 +367,7 @@ def kpi_panel(user, place: Place, now: datetime | None = None) -> list[dict]:
         rows.append(
             {
                 "code": code,
-                "name": str(_attr(definition, "name", code)),
+                "name": kpi_label(code, definition),
                 "unit": str(_attr(definition, "unit", "") or ""),
                 "value": value,
                 "last": last,

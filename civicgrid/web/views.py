@@ -781,7 +781,7 @@ def _kpi_names() -> dict[str, str]:
     kpis = C._kpis()
     if kpis is None:
         return {}
-    return {code: str(C._attr(d, "name", code)) for code, d in kpis.KPIS.items()}
+    return {code: C.kpi_label(code, d) for code, d in kpis.KPIS.items()}
 
 
 def _cockpit_tables(request, place) -> dict:
