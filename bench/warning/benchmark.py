@@ -262,15 +262,19 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     b = Bench(a.artifacts)
     lines = [f"command: bench/warning/benchmark.py {' '.join(argv or sys.argv[1:])}".rstrip()]
+    print(lines[0], flush=True)
     for name in a.tiers.split(","):
-        run_tier(b, name, TIERS[name], a, lines)
+        block = []
+        run_tier(b, name, TIERS[name], a, block)
+        print("\n".join(block), flush=True)
+        lines.extend(block)
     lines.append(
         "\nCPU time per daily analysis (statistic only, 1,500 cells, 365-day study "
         "period): "
         + ", ".join(f"{k} {1000 * b.cpu[k] / max(b.calls[k], 1):.1f} ms" for k in DETECTORS)
     )
     lines.append(f"total {time.perf_counter() - t0:.0f} s wall")
-    print("\n".join(lines))
+    print("\n".join(lines[-2:]))
     return 0
 
 

@@ -183,6 +183,20 @@ def _select(stat: np.ndarray, cyl: _Cylinders, max_clusters: int):
     return chosen
 
 
+def _extended_counts(counts: np.ndarray, W: int, G: int, cyl: _Cylinders) -> np.ndarray:
+    """Cylinder counts over each window extended ``G`` days back: (centres, K, W)."""
+    T = len(counts)
+    ext = _window_sums(counts[T - W - G :].astype(np.int64))[:, G : G + W]
+    return cyl.circle_sums(ext)
+
+
+def _backlog_guard(stat, obs, exp, obs_ext, exp_ext):
+    """Zero the statistic of cylinders whose excess is mostly cancelled by a deficit in the
+    ``G`` days before the window (a backlog dumped on one day, not a new problem)."""
+    keep = (obs_ext - exp_ext) >= 0.5 * (obs - exp)
+    return np.where(keep, stat, 0.0)
+
+
 # --------------------------------------------------------------------------- permutation scan
 def _perm_llr(c, mu, C, xlogx, lnmu, lnCmu):
     """Kulldorff's Poisson-approximation LLR for c > mu, else 0 (c integer array)."""
@@ -209,6 +223,7 @@ def permutation_scan(
     fast_replicates: int = 99,
     stop_after: int | None = 10,
     max_clusters: int = 10,
+    backlog_guard: int = 7,
 ) -> list[Cluster]:
     """Prospective space-time permutation scan (Kulldorff et al. 2005).
 
@@ -217,6 +232,9 @@ def permutation_scan(
     p-value against the replicate maxima. ``stop_after=h`` stops the Monte Carlo once h replicate
     maxima reach the most likely cluster's LLR (Besag-Clifford): decisions at any threshold
     p <= h/(replicates+1) are exactly those of the full run with the same random stream.
+    ``backlog_guard=G`` drops cylinders whose excess is mostly offset by a deficit in the G
+    days before the window (a backlog entered on one day); 0 turns it off. The replicate
+    maxima are computed without it (so p-values stay conservative).
     """
     counts = np.asarray(counts)
     T, N = counts.shape
@@ -241,6 +259,11 @@ def permutation_scan(
 
     obs = cyl.circle_sums(_window_sums(counts[T - W :]).astype(np.int64))
     stat = _perm_llr(obs, mu, C, xlogx, lnmu, lnCmu)
+    G = int(backlog_guard)
+    if G > 0 and T > W + G:
+        D_ext = np.cumsum(by_day[T - W - G :][::-1])[G : G + W]
+        mu_ext = ncum[:, :, None] * D_ext[None, None, :] / C
+        stat = _backlog_guard(stat, obs, mu, _extended_counts(counts, W, G, cyl), mu_ext)
     chosen = _select(stat, cyl, max_clusters)
     if not chosen:
         return []
@@ -369,6 +392,7 @@ def poisson_scan(
     stop_after: int | None = 10,
     max_clusters: int = 10,
     dispersion: float | str = "auto",
+    backlog_guard: int = 7,
 ) -> list[Cluster]:
     """Prospective expectation-based Poisson scan (Neill 2005, 2009).
 
@@ -376,6 +400,8 @@ def poisson_scan(
     W' >= max_days, or the full (T, N)), e.g. from :func:`baseline`. Replicates draw the last
     ``max_days`` rows from the baseline: Poisson, or negative binomial with variance
     ``dispersion`` x mean (``"auto"``: :func:`estimate_dispersion` of ``counts``).
+    ``backlog_guard`` as in :func:`permutation_scan` (the expectation of the guard days is the
+    window's mean daily expectation).
     """
     counts = np.asarray(counts)
     expected = np.asarray(expected, dtype=float)
@@ -393,6 +419,10 @@ def poisson_scan(
     obs = cyl.circle_sums(_window_sums(obs_rows))
     xlogx = _xlogx_table(int(obs_rows.sum()))
     stat = _ebp_score(obs, B, lnB, xlogx)
+    G = int(backlog_guard)
+    if G > 0 and T > W + G:
+        B_ext = B + (B[:, :, -1:] / W) * G
+        stat = _backlog_guard(stat, obs, B, _extended_counts(counts, W, G, cyl), B_ext)
     chosen = _select(stat, cyl, max_clusters)
     if not chosen:
         return []

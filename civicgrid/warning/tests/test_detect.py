@@ -46,7 +46,7 @@ def test_permutation_scan_null_calibration(small):
     ps = []
     for seed in range(n):
         counts = syn.simulate(county, days=60, per_day=8, seed=seed, day_cv=0.3)
-        found = permutation_scan(counts, nbrs, replicates=199, rng=1000 + seed)
+        found = permutation_scan(counts, nbrs, replicates=99, rng=1000 + seed)
         p = found[0].p_value if found else 1.0
         ps.append(p)
         hits += p <= alpha
@@ -62,7 +62,7 @@ def test_poisson_scan_null_calibration_with_true_expectation(small):
         mu = 2.0 * county.weight * county.n / 10  # ~0.2 per cell-day on average
         counts = rng.poisson(np.tile(mu, (14, 1)))
         found = poisson_scan(
-            counts, np.tile(mu, (7, 1)), nbrs, replicates=199, rng=seed, dispersion=1.0
+            counts, np.tile(mu, (7, 1)), nbrs, replicates=99, rng=seed, dispersion=1.0
         )
         hits += bool(found) and found[0].p_value <= alpha
     assert binomial_ok(hits, n, alpha), hits
@@ -100,12 +100,12 @@ def test_fast_and_reference_implementations_agree(small):
     county, nbrs = small
     counts = syn.simulate(county, days=40, per_day=20, seed=4)
     inject_compact(county, counts, rr=3.0, start=36, per_day=20)
-    fast = permutation_scan(counts, nbrs, replicates=49, rng=3, stop_after=None)[0]
-    ref = _reference_permutation_scan(counts, nbrs, replicates=49, rng=3)
+    fast = permutation_scan(counts, nbrs, replicates=19, rng=3, stop_after=None)[0]
+    ref = _reference_permutation_scan(counts, nbrs, replicates=19, rng=3)
     assert fast.cells == ref.cells and (fast.start, fast.end) == (ref.start, ref.end)
     assert fast.statistic == pytest.approx(ref.statistic, rel=1e-9)
     assert fast.observed == ref.observed and fast.expected == pytest.approx(ref.expected)
-    assert abs(fast.p_value - ref.p_value) < 0.15  # different random streams, same distribution
+    assert abs(fast.p_value - ref.p_value) < 0.25  # different random streams, same distribution
 
 
 def test_sequential_stop_gives_the_full_decision_and_gumbel_the_same_ranking(small):
@@ -114,12 +114,12 @@ def test_sequential_stop_gives_the_full_decision_and_gumbel_the_same_ranking(sma
         counts = syn.simulate(county, days=60, per_day=30, seed=seed)
         if seed % 2:
             inject_compact(county, counts, rr=3.0 + seed, start=57, seed=seed, per_day=30)
-        full = permutation_scan(counts, nbrs, replicates=499, rng=seed, stop_after=None)
-        seq = permutation_scan(counts, nbrs, replicates=499, rng=seed, stop_after=10)
+        full = permutation_scan(counts, nbrs, replicates=299, rng=seed, stop_after=None)
+        seq = permutation_scan(counts, nbrs, replicates=299, rng=seed, stop_after=10)
         gum = permutation_scan(counts, nbrs, rng=seed, fast=True)
         assert [c.cells for c in full] == [c.cells for c in seq] == [c.cells for c in gum]
         for a, b in zip(full, seq, strict=True):
-            assert (a.p_value <= 0.02) == (b.p_value <= 0.02)  # 0.02 < 11 / 500
+            assert (a.p_value <= 0.02) == (b.p_value <= 0.02)  # 0.02 < 11 / 300
         # ranking by p agrees (p is monotone in the statistic for both)
         assert np.all(np.diff([c.p_value for c in gum]) >= -1e-12)
         assert np.all(np.diff([c.p_value for c in full]) >= -1e-12)
@@ -188,3 +188,30 @@ def test_glm_cusum_flags_a_drift_and_not_a_flat_series():
     assert alarm.p_value <= 0.01 and alarm.recurrence_days >= 100
     # too little history: no GLM (the caller uses EARS)
     assert glm_cusum(y[:200], dates[:200]) is None
+
+
+@pytest.mark.parametrize("method", ["permutation", "poisson"])
+def test_backlog_guard_drops_a_dumped_week_but_keeps_a_real_cluster(small, method):
+    county, nbrs = small
+
+    def top(counts, guard):
+        if method == "permutation":
+            found = permutation_scan(counts, nbrs, replicates=0, backlog_guard=guard)
+        else:
+            found = poisson_scan(
+                counts, baseline(counts), nbrs, replicates=0, backlog_guard=guard, dispersion=1.0
+            )
+        return found[0]
+
+    town = int(county.township[county.urban][0])
+    dump = syn.Artifacts(dumps=[(117, town)])
+    counts = syn.simulate(county, days=120, per_day=60, seed=21, artifacts=dump)
+    in_town = set(np.flatnonzero(county.township == town).tolist())
+    unguarded, guarded = top(counts, 0), top(counts, 7)
+    assert unguarded.start <= 117
+    assert len(set(unguarded.cells) & in_town) >= 0.8 * len(unguarded.cells)
+    assert guarded.statistic < unguarded.statistic / 2
+    real = syn.simulate(county, days=120, per_day=60, seed=21)
+    truth = inject_compact(county, real, rr=4.0, start=116)
+    assert top(real, 7).statistic == pytest.approx(top(real, 0).statistic)
+    assert set(top(real, 7).cells) & set(np.flatnonzero(truth[-1]).tolist())
