@@ -153,7 +153,7 @@ def person_rights_export(request, person_id, fmt):
 @never_cache
 @require_POST
 def person_erase(request, person_id):
-    person = _access_rights(request.user, person_id)
+    person = access_person(request.user, person_id, "people.erase")  # 404 for anyone else
     form = EraseForm(request.POST)
     if form.is_valid():
         try:
