@@ -158,6 +158,13 @@ class Server:
         except OSError as error:
             return 0, str(error)
 
+    def get_json(self, path, headers=None):
+        status, _headers, body = self.request(path, headers=headers)
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            return status, body
+
     def wait_until_up(self, seconds=60):
         deadline = time.monotonic() + seconds
         while self.get("/healthz")[0] != 200:
