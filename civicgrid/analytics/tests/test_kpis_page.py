@@ -127,3 +127,11 @@ def test_the_page_renders_in_both_languages(client, personas, language):
     page = response.content.decode()
     assert f'lang="{language}"' in page
     assert ("办结率" if language == "zh-hans" else "Closure rate") in page
+
+
+def test_page_queries(client, kpi_world, django_assert_max_num_queries):  # noqa: F811
+    """A fixed number of queries, whatever the number of rows."""
+    client.force_login(kpi_world.p.county)
+    with django_assert_max_num_queries(30):
+        response = client.get(URL, {"region": "330281", **MARCH})
+    assert response.status_code == 200
