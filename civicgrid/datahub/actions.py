@@ -21,7 +21,7 @@ from civicgrid.core.audit import record_event, snapshot
 from civicgrid.core.errors import ActionRefused
 from civicgrid.core.scoping import can, scope_for
 from civicgrid.datahub import engine, workflow
-from civicgrid.datahub.fields import fields_of
+from civicgrid.datahub.fields import fields_of, suggest_mapping
 from civicgrid.datahub.models import (
     Datum,
     ImportFile,
@@ -41,6 +41,7 @@ __all__ = [
     "do_cancel_run",
     "do_check_run",
     "do_import_run",
+    "do_map_run",
     "do_save_source",
     "do_upload_file",
     "may_import",
@@ -192,11 +193,31 @@ def mapping_of(source: Source) -> dict:
 # --------------------------------------------------------------------------- runs
 
 
-def do_upload_file(*, actor, source: Source, file_name: str, data: bytes) -> ImportRun:
-    """Keep an uploaded file (sealed) as a new run, after reading its header."""
+def do_upload_file(
+    *,
+    actor,
+    file_name: str,
+    data: bytes,
+    source: Source | None = None,
+    target: str = "",
+    source_name: str = "",
+) -> ImportRun:
+    """Keep an uploaded file (sealed) as a new run, after reading its header. The file comes
+    from a saved ``source`` (its mapping is used) or from a new source named ``source_name``
+    feeding ``target`` (a mapping is suggested from the header; saved at the mapping step)."""
     _require(actor)
-    if not can(actor, PERMISSION, region_code=source.region_code):
-        raise ActionRefused(_("This source belongs to another area."))
+    if source is not None:
+        if not can(actor, PERMISSION, region_code=source.region_code):
+            raise ActionRefused(_("This source belongs to another area."))
+        target = source.target
+    else:
+        source_name = (source_name or "").strip()
+        if target not in Target.values:
+            raise ValidationError({"target": _("Say what the file holds.")})
+        if not source_name or len(source_name) > 100:
+            raise ValidationError({"source_name": _("Name the source in at most 100 characters.")})
+        if Source.objects.filter(name=source_name).exists():
+            raise ValidationError({"source_name": _("Another source has this name.")})
     if len(data) > MAX_FILE_BYTES:
         raise ValidationError({"file": _("The file is larger than 100 MB.")})
     try:
@@ -206,14 +227,25 @@ def do_upload_file(*, actor, source: Source, file_name: str, data: bytes) -> Imp
     header = list(table.header)
     if not any(header):
         raise ValidationError({"file": _("The first row of the file names no columns.")})
+    if source is not None:
+        mapping = mapping_of(source)
+    else:
+        mapping = {
+            "target": target,
+            "columns": suggest_mapping(target, header),
+            "defaults": {},
+            "on_duplicate": OnDuplicate.UPDATE,
+            "datum": Datum.WGS84,
+            "source_name": source_name,
+        }
     # The file holds clear ID and phone numbers: sealed with the personal-data key, like them.
     content = pii._crypto().encrypt(data)
     now = timezone.now()
     with transaction.atomic():
         run = ImportRun.objects.create(
             source=source,
-            target=source.target,
-            mapping=mapping_of(source),
+            target=target,
+            mapping=mapping,
             actor=actor if actor is not None and actor.pk else None,
             actor_name=getattr(actor, "username", "") or "",
             region_code=home_code(actor),
@@ -224,6 +256,39 @@ def do_upload_file(*, actor, source: Source, file_name: str, data: bytes) -> Imp
             rows_total=table.total,
         )
         ImportFile.objects.create(run=run, content=content)
+    return run
+
+
+def do_map_run(
+    run: ImportRun,
+    *,
+    actor,
+    name: str,
+    columns: dict,
+    defaults: dict | None = None,
+    on_duplicate: str = OnDuplicate.UPDATE,
+    datum: str = Datum.WGS84,
+) -> ImportRun:
+    """Save the mapping chosen for this file as its source's (creating the source for a
+    file from a new one); the next dry run uses it."""
+    _run_scope_check(run, actor)
+    missing = sorted({c for c in (columns or {}).values() if c} - set(run.header))
+    if missing:
+        raise ValidationError({"columns": _("The file has no column %s.") % "、".join(missing)})
+    with transaction.atomic():
+        source = do_save_source(
+            actor=actor,
+            name=name,
+            target=run.target,
+            columns=columns,
+            defaults=defaults,
+            on_duplicate=on_duplicate,
+            datum=datum,
+            source=run.source,
+        )
+        if run.source_id != source.pk:
+            run.source = source
+            run.save(update_fields=["source"])
     return run
 
 
@@ -319,6 +384,8 @@ def _fail(run: ImportRun, message: str) -> ImportRun:
 def start_check(run: ImportRun, *, actor, mapping: dict | None = None) -> ImportRun:
     """Move a run into its dry run (with the source's mapping as it is now)."""
     _run_scope_check(run, actor)
+    if run.source is None:
+        raise ValidationError(_("Save the column mapping first."))
     return _transition(
         run,
         "check",

@@ -107,8 +107,14 @@ class ImportRun(models.Model):
         FAILED = "failed", _("Failed: nothing imported")
         CANCELLED = "cancelled", _("Cancelled")
 
+    # Empty until the mapping of a file from a new source is saved.
     source = models.ForeignKey(
-        Source, verbose_name=_("source"), on_delete=models.PROTECT, related_name="runs"
+        Source,
+        verbose_name=_("source"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="runs",
     )
     target = models.CharField(_("imports into"), max_length=20, choices=Target.choices)
     mapping = models.JSONField(_("mapping used"), default=dict)
@@ -145,7 +151,7 @@ class ImportRun(models.Model):
         ordering = ["-created", "-id"]
 
     def __str__(self):
-        return f"{self.source} · {self.file_name} ({self.created:%Y-%m-%d %H:%M})"
+        return f"{self.source or self.mapping.get('source_name', '')} · {self.file_name}"
 
 
 class ImportFile(models.Model):
