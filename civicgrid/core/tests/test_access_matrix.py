@@ -1,0 +1,403 @@
+"""The access-control matrix (issue 12 item 1): every URL pattern and API operation × every
+persona × an object of township A and one of township B.
+
+The expected answers are data (``access_matrix.py``); the world is built once for the module
+(``matrix_fixtures.py``) and every test runs in a savepoint on top of it. One test per
+endpoint checks all personas and objects and reports every wrong cell at once.
+
+``MATRIX_RECORD=<file>`` writes the actual answers (a TSV) instead of failing, to help write
+entries for a new app.
+"""
+
+import json
+import os
+import re
+from urllib.parse import urlencode
+
+import pytest
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from civicgrid.core.scoping import ancestor_codes, scope_for
+from civicgrid.core.tests.access_matrix import (
+    ALLOW,
+    API_ENTRIES,
+    API_OPEN,
+    DENY,
+    ENTRIES,
+    LOGIN,
+    NOGET,
+    VISIBILITY,
+    E,
+    O,
+    Rule,
+)
+from civicgrid.core.tests.matrix_fixtures import PERSONAS, build_world
+
+pytestmark = pytest.mark.django_db
+
+API_PREFIX = "/api/v1"
+SKIPPED_PREFIXES = ("admin/", "i18n/", "static/", "media/")
+RECORD = os.environ.get("MATRIX_RECORD")
+
+
+# --------------------------------------------------------------------------- the world
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """Personas, objects and logged-in clients, in one transaction rolled back at the end."""
+    from django.test.utils import override_settings
+
+    with django_db_blocker.unblock(), override_settings(API_RATE_PER_MINUTE=100_000):
+        with transaction.atomic():
+            yield build_world()
+            transaction.set_rollback(True)
+
+
+@pytest.fixture(scope="module")
+def openapi(world):
+    response = world.clients["admin"].get(f"{API_PREFIX}/openapi.json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def api_operations(schema) -> dict[str, tuple[str, str]]:
+    """operationId → (method, path) of every operation in the schema."""
+    found = {}
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            name = operation["operationId"].removeprefix("civicgrid_api_rest_")
+            found[name] = (method.upper(), path)
+    return found
+
+
+# --------------------------------------------------------------------------- rules → answers
+
+
+def _granted(user, rule: Rule, obj, permissions=None) -> bool:
+    """Does one of the user's grants of ``permissions`` reach ``obj`` (as ``restrict`` does)?"""
+    scope = scope_for(user)
+    if scope.superuser:
+        return True
+    for grant in scope.grants:
+        if not set(permissions or rule.permissions) & grant.permissions:
+            continue
+        if grant.department_id is not None and rule.by_department:
+            if grant.department_id in obj.departments:
+                return True
+            continue
+        if obj.region is not None and (
+            obj.region.startswith(grant.prefix)
+            or (rule.ancestors and obj.region in ancestor_codes(grant.prefix))
+        ):
+            return True
+    return False
+
+
+def rule_answer(world, entry_or_rule, persona: str, side: str | None) -> str:
+    """What ``persona`` should get from a GET under a rule (ignoring the POST-only case)."""
+    rule = entry_or_rule.rule if isinstance(entry_or_rule, E) else entry_or_rule
+    user = world.users[persona]
+    if rule.kind == "public":
+        return ALLOW
+    if rule.kind == "nobody":
+        return DENY
+    if user is None:
+        return LOGIN
+    if rule.kind == "login":
+        return ALLOW
+    if rule.kind == "only":
+        return ALLOW if persona in rule.personas else DENY
+    scope = scope_for(user)
+    if rule.kind == "perm":
+        return ALLOW if any(scope.has(p) for p in rule.permissions) else DENY
+    assert rule.kind == "scoped", rule
+    obj = world.obj(rule.obj, side or "A")
+    assert obj is not None, f"no {rule.obj} object on side {side}"
+    granted = _granted(user, rule, obj) and all(_granted(user, rule, obj, (p,)) for p in rule.also)
+    return ALLOW if granted else DENY
+
+
+def expected(world, entry: E, persona: str, side: str | None) -> str:
+    for key in (f"{persona}:{side}", persona):
+        if key in entry.exceptions:
+            return entry.exceptions[key]
+    if world.users[persona] is None and entry.login_required:
+        return LOGIN
+    if "*" in entry.exceptions:
+        return entry.exceptions["*"]
+    if not entry.get:
+        return NOGET
+    return rule_answer(world, entry, persona, side)
+
+
+def outcome(response) -> str:
+    code = response.status_code
+    if code >= 500:
+        return f"error {code}"
+    if code in (301, 302, 303):
+        return LOGIN if response["Location"].split("?")[0].endswith("/login/") else ALLOW
+    if code == 401:
+        return LOGIN
+    if code in (403, 404):
+        return DENY
+    if code == 405:
+        return NOGET
+    if 200 <= code < 300:
+        return ALLOW
+    return f"status {code}"
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def _sides(world, entry: E) -> list[str | None]:
+    values = [*entry.kwargs.values(), *entry.query.values()]
+    kinds = [v.kind for v in values if isinstance(v, O)]
+    if entry.rule.kind == "scoped":
+        kinds.append(entry.rule.obj)
+    if not kinds:
+        return [None]
+    return [s for s in ("A", "B") if all(world.obj(k, s) is not None for k in kinds)]
+
+
+def _values(world, values: dict, side) -> dict:
+    return {
+        k: (world.obj(v.kind, side).value if isinstance(v, O) else v) for k, v in values.items()
+    }
+
+
+def url_of(world, entry: E, side, operations=None) -> tuple[str, str]:
+    """(method, url) of an entry for one side."""
+    kwargs = _values(world, entry.kwargs, side)
+    if entry.name.startswith("api:"):
+        method, path = operations[entry.name[4:]]
+        for key, value in kwargs.items():
+            path = path.replace("{" + key + "}", str(value))
+        assert "{" not in path, f"{entry.name}: missing URL values in {path}"
+        return method, path
+    if entry.name == "open311:?":
+        return "GET", "/open311/v2/nothing-here"
+    return "GET", reverse(entry.name, kwargs=kwargs)
+
+
+def fingerprint():
+    """What a write would change: the audit trail (every action appends) and key tables."""
+    from django.apps import apps
+
+    from civicgrid.core.models import AuditEvent
+
+    counts = [AuditEvent.objects.count()]
+    for label in (
+        "cases.Case",
+        "cases.CaseAction",
+        "cases.Supervision",
+        "mediation.Dispute",
+        "campaigns.Campaign",
+        "campaigns.CampaignTarget",
+        "incentives.Nomination",
+        "incentives.TypicalCase",
+        "cogovernance.Member",
+        "oncall.StaffPosting",
+        "oncall.Summons",
+        "api.ApiKey",
+        "people.Person",
+    ):
+        counts.append(apps.get_model(label).objects.count())
+    states = [
+        apps.get_model("cases.Case").objects.values_list("code", "state", "version"),
+        apps.get_model("mediation.Dispute").objects.values_list("code", "state"),
+        apps.get_model("campaigns.Campaign").objects.values_list("pk", "state"),
+        apps.get_model("cogovernance.Member").objects.values_list("pk", "state"),
+        apps.get_model("api.ApiKey").objects.values_list("pk", "revoked_at"),
+        apps.get_model("incentives.TypicalCase").objects.values_list("pk", "state"),
+    ]
+    return counts, [sorted(map(str, q)) for q in states]
+
+
+def _request(client, method, url, query=None, data=None):
+    if method == "GET":
+        return client.get(url, query or {})
+    if url.startswith(API_PREFIX):
+        return client.generic(method, url, json.dumps(data or {}), content_type="application/json")
+    return client.post(url, data or {})
+
+
+def _body(response) -> str:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode("utf-8", "replace")
+    return response.content.decode("utf-8", "replace")
+
+
+def check_entry(world, entry: E, operations=None) -> list[str]:
+    """Every persona × side of one entry; returns the wrong cells (empty: all right)."""
+    wrong, recorded = [], []
+    for side in _sides(world, entry):
+        method, url = url_of(world, entry, side, operations)
+        for persona in PERSONAS:
+            client = world.clients[persona]
+            want = expected(world, entry, persona, side)
+            if method == "GET":
+                response = _request(client, "GET", url, _values(world, entry.query, side))
+                got = outcome(response)
+                recorded.append((entry.name, side or "-", persona, got, want))
+                if got != want:
+                    wrong.append(f"{persona:9} {side or '-'} GET {url}: got {got}, want {want}")
+                    continue
+                if got == ALLOW and entry.lists:
+                    wrong += _check_list(world, entry, persona, _body(response), url)
+            if entry.writes or method != "GET":
+                query = _values(world, entry.query, side)
+                wrong += _check_forbidden_write(world, entry, persona, side, method, url, query)
+    if RECORD:
+        with open(RECORD, "a", encoding="utf-8") as out:
+            for row in recorded:
+                out.write("\t".join(row) + "\n")
+            for line in wrong:
+                out.write(f"{entry.name}\tWRONG\t{line}\n")
+        return []
+    return wrong
+
+
+def _check_list(world, entry: E, persona: str, body: str, url: str) -> list[str]:
+    wrong = []
+    rule = VISIBILITY[entry.lists]
+    for side in ("A", "B"):
+        obj = world.obj(entry.lists, side)
+        if obj is None:
+            continue
+        sees = rule_answer(world, rule, persona, side) == ALLOW
+        shown = any(mark in body for mark in obj.marks)
+        if shown and not sees:
+            wrong.append(f"{persona:9} LEAK {url}: shows {entry.lists} {side} {obj.marks}")
+        elif sees and not shown and entry.lists_positive:
+            wrong.append(f"{persona:9} {url}: misses its own {entry.lists} {side} {obj.marks}")
+    return wrong
+
+
+def _check_forbidden_write(world, entry, persona, side, method, url, query) -> list[str]:
+    """A persona the rule forbids POSTs (or the operation's method): refused, nothing changes."""
+    rule = entry.post_rule or entry.rule
+    if entry.post_rule is None and (
+        f"{persona}:{side}" in entry.exceptions or persona in entry.exceptions
+    ):
+        return []
+    if rule_answer(world, rule, persona, side) == ALLOW:
+        return []
+    if query:
+        url = f"{url}?{urlencode(query)}"
+    if method == "GET":
+        method = "POST"
+    before = fingerprint()
+    response = _request(world.clients[persona], method, url, data=entry.post_data)
+    got = outcome(response)
+    if RECORD:
+        with open(RECORD, "a", encoding="utf-8") as out:
+            out.write(f"{entry.name}\tPOST\t{persona} {side} {method} {response.status_code}\n")
+    wrong = []
+    refused = {DENY, LOGIN} | ({"status 400"} if url.startswith(API_PREFIX) else set())
+    if entry.form_refusal:
+        refused.add(ALLOW)
+    if got not in refused:
+        wrong.append(f"{persona:9} {side or '-'} {method} {url}: got {got}, want refused")
+    if fingerprint() != before:
+        wrong.append(f"{persona:9} {side or '-'} {method} {url}: a forbidden write CHANGED data")
+    return wrong
+
+
+def _fail(entry: E, wrong: list[str]):
+    if wrong:
+        pytest.fail(
+            f"{entry.name} ({entry.rule.describe()}): {len(wrong)} wrong cell(s)\n"
+            + "\n".join(wrong),
+            pytrace=False,
+        )
+
+
+def _param(entry: E):
+    marks = [pytest.mark.xfail(strict=True, reason=entry.xfail)] if entry.xfail else []
+    return pytest.param(entry, id=entry.name, marks=marks)
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+@pytest.mark.parametrize("entry", [_param(e) for e in ENTRIES])
+def test_page(world, entry):
+    _fail(entry, check_entry(world, entry))
+
+
+@pytest.mark.parametrize("entry", [_param(e) for e in API_ENTRIES])
+def test_api_operation(world, openapi, entry):
+    _fail(entry, check_entry(world, entry, api_operations(openapi)))
+
+
+def _patterns(patterns, prefix="", namespace=""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            ns = namespace + (f"{p.namespace}:" if p.namespace else "")
+            yield from _patterns(p.url_patterns, prefix + str(p.pattern), ns)
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), namespace + (p.name or "?")
+
+
+def test_every_endpoint_has_a_matrix_entry(openapi):
+    """A new URL pattern or API operation without a line in access_matrix.py fails here."""
+    names = {e.name for e in ENTRIES}
+    missing = sorted(
+        f"{route}  (name {name!r})"
+        for route, name in _patterns(get_resolver().url_patterns)
+        if not route.lstrip("^").startswith(SKIPPED_PREFIXES)
+        and not name.startswith("api-1.0.0:")
+        and name not in names
+    )
+    operations = set(api_operations(openapi))
+    api_names = {e.name[4:] for e in API_ENTRIES}
+    missing += sorted(f"API operation {op}" for op in operations - api_names)
+    paths = set(openapi["paths"])
+    for route, name in _patterns(get_resolver().url_patterns):
+        if name.startswith("api-1.0.0:") and name not in API_OPEN:
+            path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
+            assert path in paths, f"{route} is not in the OpenAPI schema: no matrix row"
+    stale = sorted(names - {n for _r, n in _patterns(get_resolver().url_patterns)})
+    stale += sorted(f"api:{op}" for op in api_names - operations)
+    assert not missing, (
+        "endpoints without an access-matrix entry (add them to core/tests/access_matrix.py):\n"
+        + "\n".join(missing)
+    )
+    assert not stale, "matrix entries for endpoints that no longer exist:\n" + "\n".join(stale)
+
+
+def test_every_persona_is_who_it_claims(world):
+    """The personas hold the roles the tables assume (a changed demo must not hollow them)."""
+    roles = {name: scope_for(user).roles for name, user in world.users.items() if user}
+    assert roles["grid1"] == ["grid_worker"] and roles["grid2"] == ["grid_worker"]
+    assert roles["village"] == ["village_staff"]
+    assert roles["lizhou"] == ["township_operator"] == roles["fengshan"]
+    assert roles["police"] == ["dept_handler"] == roles["market"]
+    assert roles["member"] == ["co_governance"]
+    assert roles["outsider"] == []
+    assert "resident_phone" in world.clients["resident"].session
+    grants = {g.prefix for g in scope_for(world.users["lizhou"]).grants}
+    assert grants == {"330281001"}
+
+
+def test_search_never_finds_another_townships_case(world):
+    """Searching a case's code finds it for those who see it, and for nobody else: in the
+    case list, its export and the API (the police see both: dispatched to them)."""
+    for side in ("A", "B"):
+        code = world.obj("dcase", side).value
+        for persona in ("lizhou", "fengshan", "grid1", "grid2", "police", "market", "member"):
+            visible = rule_answer(world, VISIBILITY["dcase"], persona, side) == ALLOW
+            # what shows the case (the page echoes the search words in its search box)
+            for url, query, shown in (
+                (reverse("case_list"), {"q": code, "queue": "all"}, f'/cases/{code}/"'),
+                (reverse("case_export", args=["csv"]), {"q": code, "queue": "all"}, code),
+                (f"{API_PREFIX}/cases", {"q": code}, f'"code": "{code}"'),
+            ):
+                response = world.clients[persona].get(url, query)
+                body = _body(response).replace('"code":"', '"code": "')
+                assert response.status_code in (200, 403, 404), (persona, url)
+                found = shown in body
+                assert found == (visible and response.status_code == 200), (persona, url, code)
