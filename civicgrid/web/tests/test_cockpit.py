@@ -185,6 +185,8 @@ def test_the_map_by_level_and_measure(client, personas, world, cases):
     assert set(points) == {c.code for k, c in cases.items() if k not in {"closed", "fengshan"}}
     assert points[cases["overdue"].code][4] is True and points[cases["urgent"].code][3] is True
     assert leader.get(url, {"cases": "0"}).json()["cases"] == []
+    # The early-warning layer: the warning app's signals of the place (none here), if installed.
+    assert towns["signals"] is None or towns["signals"]["type"] == "FeatureCollection"
     # Coarser than the place, or unknown: a bad request.
     village = world.grid.village.code
     assert leader.get(url, {"region": village, "level": "town"}).status_code == 400
@@ -203,6 +205,11 @@ def test_every_table_exports_as_csv_and_excel(client, personas, world, cases):
     village = world.grid.village
     expected = _expected(village.code)
     assert f"{village.name},{expected['open']},{expected['overdue']},5" in lines
+    kpis = leader.get(reverse("cockpit_export", args=["kpis", "csv"]), {"region": LIZHOU})
+    kpi_lines = b"".join(kpis.streaming_content).decode("utf-8-sig").splitlines()
+    assert kpi_lines[0].startswith("KPI,This month,Target,Met,Last month")
+    page = leader.get(reverse("cockpit"), {"region": LIZHOU}).content.decode()
+    assert len(kpi_lines) - 1 == page.count("data-kpi=")  # every KPI on the screen
     for table in ("kpis", "places", "departments", "children"):
         response = leader.get(reverse("cockpit_export", args=[table, "xlsx"]), {"region": LIZHOU})
         assert response.status_code == 200, table
