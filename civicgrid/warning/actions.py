@@ -4,14 +4,15 @@ checks who may act, validates, writes in one transaction and records an audit ev
 
 Ongoing clusters (``do_store_findings``): a finding of the day continues an earlier signal of
 the same category when that signal was last seen at most ``max_days`` days before (the longest
-cluster the category allows) and they share a grid (space–time scans) or the same area
-(temporal detectors, a township or the county). The signal then takes the day's numbers (the
-strongest of the day's findings), its grids become the union of all its grids so far, and its
-period runs from its first start to the latest end (the other findings of the day that
-overlap it only add their method to ``methods``). It is **re-announced** — a ``grow`` step,
-back to *new* if it was acknowledged or dismissed — only when it grows: it covers a grid it did
-not cover when last announced, or its observed count is at least ``max(3, 20 %)`` above the
-count last announced. A run for a day already stored changes nothing.
+cluster the category allows) or their periods overlap or adjoin, and they share a grid
+(space–time scans) or the same area (temporal detectors, a township or the county). The
+signal then takes the day's numbers (the strongest of the day's findings: the rarest, then the
+largest), its grids become the union of all its grids so far, and its period runs from its
+first start to the latest end (the other findings of the day that overlap it only add their
+method to ``methods``). It is **re-announced** — a ``grow`` step, back to *new* if it was
+acknowledged or dismissed — only when it grows: it covers a grid it did not cover when last
+announced, or its observed count is at least ``max(3, 20 %)`` above the count last announced.
+A run for a day already stored changes nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -93,12 +95,15 @@ def _grows(signal: Signal, cells: int, observed: int) -> bool:
     return cells > signal.announced_cells or observed >= signal.announced_observed + more
 
 
+MAX_RELATIVE_RISK = 999.0  # shown as such when nothing (or almost nothing) was expected
+
+
 def _numbers(best: Finding) -> dict:
     return {
         "method": best.method,
         "observed": int(best.observed),
         "expected": round(float(best.expected), 4),
-        "relative_risk": round(float(best.relative_risk), 4),
+        "relative_risk": round(min(float(best.relative_risk), MAX_RELATIVE_RISK), 4),
         "statistic": round(float(best.statistic), 4),
         "p_value": round(float(best.p_value), 6),
         "recurrence_days": round(float(best.recurrence_days), 1),
@@ -116,7 +121,12 @@ def _places(places) -> dict:
     }
 
 
-def _matches(signal: Signal, finding: Finding) -> bool:
+def _matches(signal: Signal, finding: Finding, day: date, max_days: int) -> bool:
+    ongoing = signal.last_run >= day - timedelta(days=max_days) or (
+        signal.end >= finding.start - timedelta(days=1)
+    )
+    if not ongoing:
+        return False
     if finding.temporal:
         return signal.is_temporal and signal.region_code == finding.places[0]
     return not signal.is_temporal and bool(set(signal.grid_codes) & set(finding.places))
@@ -135,8 +145,9 @@ def do_store_findings(
         ongoing = list(
             Signal.objects.select_for_update()
             .filter(
+                Q(last_run__gte=day - timedelta(days=max_days))
+                | Q(end__gte=min(f.start for f in findings) - timedelta(days=1)),
                 category=category,
-                last_run__gte=day - timedelta(days=max_days),
                 first_run__lte=day,
             )
             .order_by("id")
@@ -146,7 +157,9 @@ def do_store_findings(
         for finding in sorted(
             findings, key=lambda f: (-f.recurrence_days, -f.observed, -len(f.places))
         ):
-            index = next((i for i, s in enumerate(ongoing) if _matches(s, finding)), None)
+            index = next(
+                (i for i, s in enumerate(ongoing) if _matches(s, finding, day, max_days)), None
+            )
             if index is not None:
                 groups.setdefault(index, []).append(finding)
                 continue
@@ -445,6 +458,7 @@ _SETTING_FIELDS = (
     "max_cells",
     "max_radius_km",
     "threshold_days",
+    "min_cases",
     "replicates",
     "fast",
     "history_days",
@@ -477,6 +491,7 @@ def do_configure_warning(category: Category, *, actor, **values) -> WarningSetti
         "max_cells": (1, 200),
         "max_radius_km": (0.1, 50),
         "threshold_days": (2, 3650),
+        "min_cases": (1, 100),
         "replicates": (99, 9999),
         "history_days": (28, 730),
     }

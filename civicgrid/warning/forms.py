@@ -79,6 +79,7 @@ class SettingForm(forms.Form):
     threshold_days = forms.IntegerField(
         label=_("alarm threshold (recurrence interval, days)"), min_value=2, max_value=3650
     )
+    min_cases = forms.IntegerField(label=_("fewest cases for a signal"), min_value=1, max_value=100)
     replicates = forms.IntegerField(label=_("Monte Carlo replicates"), min_value=99, max_value=9999)
     fast = forms.BooleanField(label=_("fast approximation"), required=False)
     history_days = forms.IntegerField(label=_("history used (days)"), min_value=28, max_value=730)

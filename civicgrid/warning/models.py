@@ -49,6 +49,11 @@ class WarningSetting(models.Model):
             "A cluster is signalled when it would happen by chance less than once in so many days."
         ),
     )
+    min_cases = models.PositiveSmallIntegerField(
+        _("fewest cases for a signal"),
+        default=5,
+        help_text=_("No signal for a cluster of fewer cases, however unusual (sparse categories)."),
+    )
     replicates = models.PositiveIntegerField(_("Monte Carlo replicates"), default=999)
     fast = models.BooleanField(
         _("fast approximation"),

@@ -18,6 +18,7 @@ nothing.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -32,6 +33,8 @@ from civicgrid.warning.models import Method, WarningSetting
 __all__ = ["default_setting", "run_warnings", "settings_by_category"]
 
 YEAR = 365
+TEMPORAL_WINDOW = 28  # the GLM-CUSUM's monitoring window (days)
+logger = logging.getLogger("civicgrid.warning")
 _METHOD_SEED = {Method.PERMUTATION: 1, Method.POISSON: 2, Method.TEMPORAL: 3}
 
 
@@ -85,6 +88,7 @@ def run_warnings(
         "updated": 0,
         "grown": 0,
         "seconds": 0.0,
+        "errors": [],
     }
     if not settings:
         return summary
@@ -93,20 +97,33 @@ def run_warnings(
     frame = grid_frame()
     counts = build_counts(first, day, frame=frame, category_ids=[s.category_id for s in settings])
     neighbourhoods: dict[tuple[int, float], list] = {}
-    holidays = None
+    holidays = _holidays(counts.dates)
     for setting in settings:
         category = setting.category
         full = counts.matrix(category.pk)
         rows = min(setting.history_days, full.shape[0])
-        matrix = full[-rows:]
-        dates = counts.dates[-rows:]
+        matrix, dates = full[-rows:], counts.dates[-rows:]
         if not matrix.any():
             continue
         summary["scanned"] += 1
+
+        def safely(name, call, *args, _code=category.code, **kwargs):
+            """One detector failing (a numerical corner) must not stop the night's run."""
+            try:
+                return call(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 (reported, and the run goes on)
+                logger.exception("warning: %s failed for %s on %s", name, _code, day)
+                summary["errors"].append(f"{_code} {name}: {exc!r}")
+                say(f"{day} {_code}: {name} failed: {exc!r}")
+                return None
+
         methods = setting.active_methods
         use_fast = setting.fast if fast is None else fast
         clusters = []
-        if (Method.PERMUTATION in methods or Method.POISSON in methods) and frame.codes:
+        scans = [m for m in (Method.PERMUTATION, Method.POISSON) if m in methods]
+        # A cluster ending today lies within the last max_days days: too few cases there, no
+        # signal is possible (most categories on most days), so the scans are skipped.
+        if scans and frame.codes and matrix[-setting.max_days :].sum() >= setting.min_cases:
             key = (setting.max_cells, float(setting.max_radius_km))
             if key not in neighbourhoods:
                 neighbourhoods[key] = detect.neighbours(
@@ -118,40 +135,51 @@ def run_warnings(
                 "replicates": setting.replicates,
                 "fast": use_fast,
             }
-            if Method.PERMUTATION in methods:
-                found = detect.permutation_scan(
-                    matrix, nbrs, rng=_rng(day, category.pk, Method.PERMUTATION), **options
+            if Method.PERMUTATION in scans:
+                found = safely(
+                    "permutation scan",
+                    detect.permutation_scan,
+                    matrix,
+                    nbrs,
+                    rng=_rng(day, category.pk, Method.PERMUTATION),
+                    **options,
                 )
-                clusters += [(Method.PERMUTATION, c) for c in found]
-            if Method.POISSON in methods:
+                clusters += [(Method.PERMUTATION, c) for c in found or ()]
+            if Method.POISSON in scans:
                 expected = detect.baseline(matrix, days=setting.max_days)
-                found = detect.poisson_scan(
-                    matrix, expected, nbrs, rng=_rng(day, category.pk, Method.POISSON), **options
+                found = safely(
+                    "Poisson scan",
+                    detect.poisson_scan,
+                    matrix,
+                    expected,
+                    nbrs,
+                    rng=_rng(day, category.pk, Method.POISSON),
+                    **options,
                 )
-                clusters += [(Method.POISSON, c) for c in found]
+                clusters += [(Method.POISSON, c) for c in found or ()]
         findings = [
             _spatial_finding(method, c, frame.codes, dates)
             for method, c in clusters
             if _keep(c, setting, rows)
         ]
         if Method.TEMPORAL in methods:
-            if holidays is None:
-                holidays = _holidays(counts.dates)
+            alpha = 1.0 / setting.threshold_days
             for code, series in area_series(matrix, frame.codes).items():
-                if not series.any():
+                if series[-TEMPORAL_WINDOW:].sum() < setting.min_cases:
                     continue
-                alpha = 1.0 / setting.threshold_days
-                found = None
                 if rows >= YEAR:
-                    found = detect.glm_cusum(
+                    found = safely(
+                        "GLM-CUSUM",
+                        detect.glm_cusum,
                         series,
                         dates,
                         holidays=holidays,
                         alpha=alpha,
+                        monitor_days=TEMPORAL_WINDOW,
                         rng=_rng(day, category.pk, Method.TEMPORAL),
                     )
                 else:
-                    found = detect.ears(series, variant="C2", alpha=alpha)
+                    found = safely("EARS C2", detect.ears, series, variant="C2", alpha=alpha)
                 if found is not None and _keep(found, setting, rows):
                     findings.append(_temporal_finding(found, code, dates))
         stored = do_store_findings(category, findings, day, max_days=setting.max_days)
@@ -168,8 +196,14 @@ def run_warnings(
 
 
 def _keep(cluster, setting: WarningSetting, rows: int) -> bool:
-    """Prospective: the cluster goes on today; and it is rare enough."""
-    return int(cluster.end) == rows - 1 and float(cluster.recurrence_days) >= setting.threshold_days
+    """Prospective: the cluster goes on today; it is rare enough; and it has at least
+    ``min_cases`` cases (one or two reports where none are expected are "unusual" for every
+    detector, and a county has a hundred sparse categories)."""
+    return (
+        int(cluster.end) == rows - 1
+        and _finite(cluster.recurrence_days) >= setting.threshold_days
+        and _finite(cluster.observed) >= setting.min_cases
+    )
 
 
 def _finite(value, cap: float = 1e9) -> float:

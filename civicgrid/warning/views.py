@@ -323,6 +323,7 @@ def warning_setting_edit(request, code):
         "max_cells": setting.max_cells,
         "max_radius_km": setting.max_radius_km,
         "threshold_days": setting.threshold_days,
+        "min_cases": setting.min_cases,
         "replicates": setting.replicates,
         "fast": setting.fast,
         "history_days": setting.history_days,

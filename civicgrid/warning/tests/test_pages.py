@@ -177,6 +177,7 @@ def test_the_centre_sets_a_categorys_parameters(places):
         "max_cells": 20,
         "max_radius_km": 1.5,
         "threshold_days": 365,
+        "min_cases": 4,
         "replicates": 999,
         "history_days": 365,
     }
@@ -194,3 +195,18 @@ def test_the_centre_sets_a_categorys_parameters(places):
     lizhou = _client(places.p.lizhou)
     assert lizhou.get(url).status_code == 403
     assert lizhou.post(url, form).status_code == 403
+
+
+def test_the_pages_speak_chinese(places):
+    signal = make_signal(places.category, [places.grid.code])
+    client = _client(places.p.county, language="zh-hans")
+    listing = client.get(reverse("warning_list")).content.decode()
+    assert "预警信号" in listing and "重现间隔（天）" in listing
+    assert "Early-warning signals" not in listing and "recurrence interval" not in listing
+    detail = client.get(reverse("warning_detail", args=[signal.pk])).content.decode()
+    for text in ("背后的事件（0）", "转为专项行动", "新信号", "相对风险"):
+        assert text in detail
+    for text in ("The cases behind", "Turn into a campaign", "relative risk", "What you can do"):
+        assert text not in detail
+    settings_page = client.get(reverse("warning_settings")).content.decode()
+    assert "报警阈值（重现间隔，天）" in settings_page and "alarm threshold" not in settings_page

@@ -1,0 +1,110 @@
+"""Early-warning signals of the demo: the daily ``warn`` run replayed over the demo's last weeks.
+
+How to use it::
+
+    .venv/bin/python manage.py load_demo           # the county
+    .venv/bin/python manage.py load_demo_cases     # a year of cases with the planted cluster
+    .venv/bin/python manage.py load_demo_warning   # then this (--days 63 by default)
+
+The demo cases end at midnight on their ``end`` day and carry a planted 废弃车辆（僵尸车）
+(0101) cluster in the four urban streets that grows over seven weeks and stops three weeks
+before the end (``civicgrid.demo.cases``). This replays the nightly run
+(``civicgrid.warning.run.run_warnings``) for each of the last ``days`` days before that end, in
+order, exactly as the ``warn`` command would have run each night — so the cluster is found
+while it grows, followed as it goes on, and re-announced when it grows — using the fast Monte
+Carlo approximation (``fast=True``) unless ``full=True``. A second call does nothing (the
+audit event ``demo.warning`` marks the run); the run itself is idempotent anyway.
+"""
+
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.db.models import Max
+from django.utils import timezone
+
+from civicgrid.cases.models import Case
+from civicgrid.core.audit import record_event
+from civicgrid.core.models import AuditEvent
+from civicgrid.warning.models import Signal
+from civicgrid.warning.run import run_warnings
+
+__all__ = ["AUDIT_ACTION", "DEFAULT_DAYS", "demo_warning_loaded", "generate_demo_warnings"]
+
+AUDIT_ACTION = "demo.warning"
+DEFAULT_DAYS = 63  # the cluster's last six weeks and the three weeks after it
+
+
+@dataclass
+class WarningSummary:
+    first: date | None = None
+    last: date | None = None
+    days: int = 0
+    new: int = 0
+    updated: int = 0
+    grown: int = 0
+    signals: int = 0
+    cluster_signals: int = 0  # signals of 0101, the planted category
+    seconds: float = 0.0
+    by_category: dict[str, int] = field(default_factory=dict)
+
+
+def demo_warning_loaded() -> bool:
+    return AuditEvent.objects.filter(action=AUDIT_ACTION).exists()
+
+
+def demo_end() -> date | None:
+    """The day the demo cases end: from their run's audit event (``… {start}..{end}``), else
+    the day after the last report (local time)."""
+    from civicgrid.demo.cases import AUDIT_ACTION as CASES_ACTION
+
+    event = AuditEvent.objects.filter(action=CASES_ACTION).order_by("-id").first()
+    if event is not None and ".." in event.target_repr:
+        try:
+            return date.fromisoformat(event.target_repr.rsplit("..", 1)[1].strip()[:10])
+        except ValueError:
+            pass
+    last = Case.objects.aggregate(last=Max("created"))["last"]
+    return None if last is None else timezone.localdate(last) + timedelta(days=1)
+
+
+def generate_demo_warnings(
+    *, days: int = DEFAULT_DAYS, end: date | None = None, full: bool = False, progress=None
+) -> WarningSummary:
+    """Run the nightly warning for each of the ``days`` days before ``end`` (default: the end
+    of the demo cases)."""
+    if days < 1:
+        raise ValueError("days must be positive")
+    end = end or demo_end()
+    summary = WarningSummary()
+    if end is None:
+        return summary
+    started = time.perf_counter()
+    summary.first, summary.last = end - timedelta(days=days), end - timedelta(days=1)
+    for offset in range(days):
+        day = summary.first + timedelta(days=offset)
+        result = run_warnings(day, fast=None if full else True)
+        summary.days += 1
+        summary.new += result["new"]
+        summary.updated += result["updated"]
+        summary.grown += result["grown"]
+        if progress is not None:
+            progress(
+                f"[{time.perf_counter() - started:6.1f}s] {day}: {result['new']} new, "
+                f"{result['updated']} updated, {result['grown']} grown "
+                f"({result['scanned']} categories with cases, {result['seconds']:.1f}s)"
+            )
+    signals = Signal.objects.filter(last_run__gte=summary.first, last_run__lte=summary.last)
+    summary.signals = signals.count()
+    summary.cluster_signals = signals.filter(category__code="0101").count()
+    for code in signals.values_list("category__code", flat=True):
+        summary.by_category[code] = summary.by_category.get(code, 0) + 1
+    summary.seconds = time.perf_counter() - started
+    record_event(
+        AUDIT_ACTION,
+        target_type="demo",
+        target_id=str(end),
+        target_repr=f"demo warnings {summary.first}..{summary.last}",
+        after={"signals": summary.signals, "days": days, "full": full},
+    )
+    return summary
