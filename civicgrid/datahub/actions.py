@@ -9,6 +9,7 @@ stops the import unless the operator chose to skip bad rows.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -361,6 +362,36 @@ def _counts(result: engine.Plan) -> dict:
     }
 
 
+class _LastPlan:
+    """The last dry run's plan, kept in this process for the import that usually follows
+    (one slot, half an hour). The import re-checks the keys of new records before writing;
+    a plan made elsewhere (another worker) or for another mapping is made again."""
+
+    TTL = 30 * 60
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._key, self._plan, self._at = None, None, 0.0
+
+    @staticmethod
+    def key(run: ImportRun, actor) -> tuple:
+        return (run.pk, getattr(actor, "pk", None), json.dumps(run.mapping, sort_keys=True))
+
+    def keep(self, run, actor, result) -> None:
+        with self._lock:
+            self._key, self._plan, self._at = self.key(run, actor), result, time.monotonic()
+
+    def take(self, run, actor) -> engine.Plan | None:
+        with self._lock:
+            found = self._plan if self._key == self.key(run, actor) else None
+            fresh = time.monotonic() - self._at < self.TTL
+            self._key, self._plan = None, None
+        return found if fresh else None
+
+
+_last_plan = _LastPlan()
+
+
 def _plan(run: ImportRun, *, actor, progress) -> engine.Plan:
     data = _file_of(run)
     table = open_table(data, run.file_name)
@@ -404,6 +435,7 @@ def perform_check(run: ImportRun, *, actor, progress=None) -> ImportRun:
         result = _plan(run, actor=actor, progress=progress)
     except ValidationError as exc:
         return _fail(run, " ".join(exc.messages))
+    _last_plan.keep(run, actor, result)
     with transaction.atomic():
         _store_plan(run, result)
         counts = _counts(result)
@@ -435,10 +467,14 @@ def start_import(run: ImportRun, *, actor, skip_bad: bool = False) -> ImportRun:
 
 def perform_import(run: ImportRun, *, actor, progress=None) -> ImportRun:
     started = time.perf_counter()
-    try:
-        result = _plan(run, actor=actor, progress=progress)
-    except ValidationError as exc:
-        return _fail(run, " ".join(exc.messages))
+    result = _last_plan.take(run, actor)
+    if result is None:
+        try:
+            result = _plan(run, actor=actor, progress=progress)
+        except ValidationError as exc:
+            return _fail(run, " ".join(exc.messages))
+    elif progress is not None:
+        progress(result.rows_total, result.rows_total)
     counts = _counts(result)
     if result.error_rows and not run.skip_bad:
         with transaction.atomic():

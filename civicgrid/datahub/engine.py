@@ -351,18 +351,33 @@ class Planner:
 
     # -- reading one row
 
-    def raw_values(self, header_index: dict[str, int], cells: list) -> dict:
-        values = {}
+    def bind(self, header: list[str]) -> None:
+        """Resolve the mapping against the file's header once: (field, index, default)."""
+        self.header = header
+        index_of: dict[str, int] = {}
+        for index, name in enumerate(header):
+            index_of.setdefault(name, index)
+        self.slots = []
         for spec in self.specs:
             column = self.columns.get(spec.name)
-            value = None
-            if column:
-                index = header_index.get(column)
-                if index is not None and index < len(cells):
-                    value = cells[index]
-            if (value is None or cell_text(value) == "") and self.defaults.get(spec.name):
-                value = self.defaults[spec.name]
-            values[spec.name] = value
+            if column and column not in index_of:
+                raise ValidationError(
+                    _("The file has no column %(column)s (mapped to %(field)s).")
+                    % {"column": column, "field": spec.label}
+                )
+            index = index_of.get(column) if column else None
+            self.slots.append((spec.name, index, self.defaults.get(spec.name) or None))
+
+    def raw_values(self, cells: list) -> dict:
+        values = {}
+        size = len(cells)
+        for name, index, default in self.slots:
+            value = cells[index] if index is not None and index < size else None
+            if default is not None and (
+                value is None or (isinstance(value, str) and not value.strip())
+            ):
+                value = default
+            values[name] = value
         return values
 
     def clean(self, values: dict) -> tuple[dict, list[tuple[str, str]]]:
@@ -435,19 +450,9 @@ def plan(table: Table, *, source, mapping: dict, actor, progress=None) -> Plan:
     Records carry blind indexes only; ID and phone numbers are sealed when written."""
     started = time.perf_counter()
     planner = Planner(source=source, mapping=mapping, actor=actor)
-    planner.header = table.header
+    planner.bind(table.header)
     handler = HANDLERS[planner.target](planner)
     result = Plan(target=planner.target)
-    header_index = {}
-    for index, name in enumerate(table.header):
-        header_index.setdefault(name, index)
-    for spec in planner.specs:
-        column = planner.columns.get(spec.name)
-        if column and column not in header_index:
-            raise ValidationError(
-                _("The file has no column %(column)s (mapped to %(field)s).")
-                % {"column": column, "field": spec.label}
-            )
     batch: list = []
     total = max(table.total, 1)
 
@@ -459,7 +464,7 @@ def plan(table: Table, *, source, mapping: dict, actor, progress=None) -> Plan:
             progress(result.rows_total, max(total, result.rows_total))
 
     for number, cells in table.rows:
-        batch.append((number, planner.raw_values(header_index, cells), cells))
+        batch.append((number, planner.raw_values(cells), cells))
         if len(batch) >= BATCH:
             flush()
     if batch:
