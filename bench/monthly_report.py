@@ -71,6 +71,7 @@ def main() -> int:
     parser.add_argument("--target", type=float, default=2.0, help="seconds (PostgreSQL)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--check", action="store_true", help="exit 3 if over --target")
+    parser.add_argument("--profile", action="store_true", help="time the report's parts too")
     args = parser.parse_args()
 
     from _setup import throwaway_database
@@ -274,6 +275,42 @@ def _best(repeat: int, step):
     return best, value
 
 
+def _profile(county, month) -> None:
+    """Seconds spent in each part of one monthly report (KPI calls, theme, the rest)."""
+    from civicgrid.analytics import kpis
+    from civicgrid.analytics import reports as R
+
+    spent: dict[str, float] = {}
+
+    def timed(name, function):
+        def wrapper(*a, **k):
+            started = time.perf_counter()
+            try:
+                return function(*a, **k)
+            finally:
+                key = f"{name}({a[0]})" if name == "compute_by" else name
+                spent[key] = spent.get(key, 0.0) + time.perf_counter() - started
+
+        return wrapper
+
+    originals = (kpis.compute, kpis.compute_by, R.build_theme, kpis._SOURCES.copy())
+    kpis.compute = timed("compute", kpis.compute)
+    kpis.compute_by = timed("compute_by", kpis.compute_by)
+    R.build_theme = timed("theme", R.build_theme)
+    for source, function in list(kpis._SOURCES.items()):
+        kpis._SOURCES[source] = timed(f"source {source}", function)
+    try:
+        started = time.perf_counter()
+        R.build_monthly(county, month)
+        total = time.perf_counter() - started
+    finally:
+        kpis.compute, kpis.compute_by, R.build_theme = originals[:3]
+        kpis._SOURCES.update(originals[3])
+    for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<32} {seconds:.3f} s", file=sys.stderr)
+    print(f"  {'whole report':<32} {total:.3f} s", file=sys.stderr)
+
+
 def _run(args) -> int:
     from django.db import connection
 
@@ -301,6 +338,8 @@ def _run(args) -> int:
     progress("timing the monthly report …")
     R.build_monthly(county, month)  # warm-up: imports, calendar, query compilation
     report_s, content = _best(args.repeat, lambda: R.build_monthly(county, month))
+    if args.profile:
+        _profile(county, month)
     progress("timing the hand-written SQL …")
     sql_s, figures = _best(args.repeat, lambda: _sql_kpis(periods, county.code))
 

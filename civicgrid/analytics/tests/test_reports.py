@@ -361,6 +361,7 @@ def test_who_may_see_the_reports(places, personas, login):
 
 def test_the_report_pages_in_chinese_and_their_forms(places, personas, login):
     _month_of_cases(places)
+    case = make_cases(places.grid, date(2026, 10, 6), hard_case=True)[0]
     monthly = A.do_generate_report(kind="monthly", day=date(2026, 10, 1), region=places.lizhou)[0]
     weekly = A.do_generate_report(kind="weekly", day=date(2026, 10, 5), region=places.lizhou)[0]
     client = login(personas.lizhou)
@@ -378,7 +379,6 @@ def test_the_report_pages_in_chinese_and_their_forms(places, personas, login):
     assert monthly.notes == "僵尸车集中在城区"
     assert client.post(f"/reports/{monthly.pk}/theme/", {"theme": "nope"}).status_code == 302
 
-    case = Case.objects.filter(region_code__startswith="330281001").first()
     client.post(f"/reports/{weekly.pk}/follow-ups/", {"case": case.code, "topic": ""})
     client.post(f"/reports/{weekly.pk}/follow-ups/", {"case": "NO-SUCH", "topic": ""})
     assert list(FollowUp.objects.filter(report=weekly).values_list("case__code", flat=True)) == [
@@ -398,3 +398,30 @@ def test_the_report_pages_in_chinese_and_their_forms(places, personas, login):
     client.post(f"/reports/{monthly.pk}/regenerate/")
     monthly.refresh_from_db()
     assert monthly.revision == before + 1 and monthly.theme_category == theme
+
+
+def test_the_kpi_totals_summed_from_the_places_equal_a_direct_computation(places, personas):
+    """The weekly and monthly reports take the region's KPIs from the per-place rows (one KPI
+    query set fewer); they must equal ``kpis.compute`` for the region."""
+    from civicgrid.analytics import kpis
+    from civicgrid.analytics import reports as R
+
+    _month_of_cases(places)
+    make_cases(
+        places.grid,
+        date(2026, 10, 9),
+        2,
+        satisfaction="satisfied",
+        state="archived",
+        accepted_at=at(date(2026, 10, 9), 11),
+        closed_at=at(date(2026, 10, 12), 15),
+        resolve_deadline=at(date(2026, 10, 11)),
+    )
+    content = R.build_monthly(places.county, date(2026, 10, 1))
+    direct = kpis.compute(*R._bounds(date(2026, 10, 1), date(2026, 10, 31)), region_code="330281")
+    for row in content["kpi_table"]:
+        value = direct[row["code"]]
+        assert row["this"]["numerator"] == value.numerator, row["code"]
+        assert row["this"]["denominator"] == value.denominator, row["code"]
+        if value.value is not None:
+            assert row["this"]["value"] == pytest.approx(value.value, abs=1e-3)
