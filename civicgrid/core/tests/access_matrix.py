@@ -162,6 +162,8 @@ VISIBILITY: dict[str, Rule] = {
     "typical": scoped("cases.view", "typical", ancestors=True),
     "nomination": scoped("cases.view", "nomination"),
     "worker": scoped("cases.view", "worker"),
+    # a township's row in a statistics export: shown to those whose places overlap it
+    "town": scoped("cases.view", "town", ancestors=True),
 }
 
 # --------------------------------------------------------------------------- pages
@@ -258,7 +260,14 @@ ENTRIES: list[E] = [
         lists_positive=False,
     ),
     E("league", LOGIN_ONLY, group="cockpit"),
-    E("league_export", LOGIN_ONLY, {"table": "towns", "fmt": CSV}, group="cockpit"),
+    E(
+        "league_export",
+        LOGIN_ONLY,
+        {"table": "towns", "fmt": CSV},
+        group="cockpit",
+        lists="town",
+        lists_positive=False,
+    ),
     E("grid_list", LOGIN_ONLY, group="people"),
     E("grid_export", LOGIN_ONLY, {"fmt": CSV}, group="people"),
     E("person_detail", scoped("people.view", "person"), {"person_id": O("person")}, group="people"),
@@ -306,7 +315,14 @@ ENTRIES: list[E] = [
         exceptions={"member": DENY, "police": DENY, "market": DENY},
         why="a walk is recorded in one's own grids: grid, village and township staff",
     ),
-    E("patrol_export", perm("people.view"), {"fmt": CSV}, group="visits"),
+    E(
+        "patrol_export",
+        perm("people.view"),
+        {"fmt": CSV},
+        group="visits",
+        lists="town",
+        lists_positive=False,
+    ),
     # ---- campaigns
     E("campaign_list", LOGIN_ONLY, group="campaigns", lists="campaign"),
     E("campaign_export", LOGIN_ONLY, {"fmt": CSV}, group="campaigns", lists="campaign"),
@@ -467,7 +483,14 @@ ENTRIES: list[E] = [
     ),
     # ---- on call
     E("oncall_postings", LOGIN_ONLY, group="on call"),
-    E("oncall_postings_export", LOGIN_ONLY, {"fmt": CSV}, group="on call"),
+    E(
+        "oncall_postings_export",
+        LOGIN_ONLY,
+        {"fmt": CSV},
+        group="on call",
+        lists="town",
+        lists_positive=False,
+    ),
     E(
         "oncall_posting_add",
         scoped("cases.handle", "grid"),
@@ -520,7 +543,14 @@ ENTRIES: list[E] = [
         why="no summons photo in the matrix's world: an unknown photo is a 404 for all",
     ),
     E("oncall_stats", LOGIN_ONLY, group="on call"),
-    E("oncall_stats_export", LOGIN_ONLY, {"fmt": CSV}, group="on call"),
+    E(
+        "oncall_stats_export",
+        LOGIN_ONLY,
+        {"fmt": CSV},
+        group="on call",
+        lists="town",
+        lists_positive=False,
+    ),
     E("oncall_summonses_export", LOGIN_ONLY, {"fmt": CSV}, group="on call"),
     # ---- mediation
     E("mediation_list", LOGIN_ONLY, group="mediation", lists="dispute"),
@@ -533,6 +563,8 @@ ENTRIES: list[E] = [
         {"group": "town", "fmt": CSV},
         group="mediation",
         why="an empty table for those the page refuses",
+        lists="town",
+        lists_positive=False,
     ),
     E(
         "mediation_visitors",
@@ -681,7 +713,14 @@ ENTRIES: list[E] = [
         lists="worker",
         lists_positive=False,
     ),
-    E("incentives_league_export", LOGIN_ONLY, {"by": "town", "fmt": CSV}, group="rewards"),
+    E(
+        "incentives_league_export",
+        LOGIN_ONLY,
+        {"by": "town", "fmt": CSV},
+        group="rewards",
+        lists="town",
+        lists_positive=False,
+    ),
     E(
         "incentives_appraisal_worker",
         scoped("cases.supervise", "worker"),

@@ -413,7 +413,11 @@ def build_world() -> World:  # noqa: PLR0915 (one long recipe reads best top to 
         "A": Obj(u["grid1"].pk, grid_a.code, marks=(u["grid1"].person.name,)),
         "B": Obj(u["grid2"].pk, grid_b.code, marks=(u["grid2"].person.name,)),
     }
-    w.objects["town"] = {"A": Obj(TOWN_A, TOWN_A), "B": Obj(TOWN_B, TOWN_B)}
+    names = dict(Region.objects.filter(code__in=[TOWN_A, TOWN_B]).values_list("code", "name"))
+    w.objects["town"] = {
+        "A": Obj(TOWN_A, TOWN_A, marks=(names[TOWN_A],)),
+        "B": Obj(TOWN_B, TOWN_B, marks=(names[TOWN_B],)),
+    }
     # The county's co-governance award of this year (one county: A only).
     award = do_propose_award(county_code="330281", year=year, actor=county, size=3)
     w.objects["award"] = {"A": Obj(award.pk, "330281", instance=award)}

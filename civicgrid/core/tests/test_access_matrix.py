@@ -401,3 +401,156 @@ def test_search_never_finds_another_townships_case(world):
                 assert response.status_code in (200, 403, 404), (persona, url)
                 found = shown in body
                 assert found == (visible and response.status_code == 200), (persona, url, code)
+
+
+# --------------------------------------------------------------------------- the document
+
+SHORT = {
+    "anonymous": "anon",
+    "resident": "res",
+    "member": "mem",
+    "outsider": "out",
+    "grid1": "g1",
+    "grid2": "g2",
+    "village": "vil",
+    "lizhou": "twA",
+    "fengshan": "twB",
+    "police": "pol",
+    "market": "mkt",
+    "county": "cty",
+    "leader": "ldr",
+    "auditor": "aud",
+    "admin": "adm",
+}
+CELL = {ALLOW: "✓", DENY: "·", LOGIN: "→", NOGET: "P"}
+
+
+def _cell(world, entry: E, persona: str) -> str:
+    sides = _sides(world, entry)
+    answers = {s: expected(world, entry, persona, s) for s in sides}
+    if not entry.get:
+        rule = entry.post_rule or entry.rule
+        answers = {s: rule_answer(world, rule, persona, s) for s in sides}
+        if world.users[persona] is None and entry.login_required:
+            answers = dict.fromkeys(sides, LOGIN)
+    values = set(answers.values())
+    if len(values) == 1:
+        return CELL.get(values.pop(), "?")
+    return "".join(s for s, a in answers.items() if a == ALLOW) or "·"
+
+
+def render_markdown(world) -> str:
+    lines = [
+        "# Access control: who may reach what",
+        "",
+        "Generated from `civicgrid/core/tests/access_matrix.py` by",
+        "`MATRIX_DOC=docs/access-control.md .venv/bin/pytest -q "
+        "civicgrid/core/tests/test_access_matrix.py -k document`; the test",
+        "`test_access_matrix.py` checks every cell over HTTP (see *How it is checked*).",
+        "",
+        "## Personas",
+        "",
+        "| column | persona |",
+        "|---|---|",
+        "| anon | anonymous (no session) |",
+        "| res | resident without an account: a phone proven by SMS code on `/r/` |",
+        "| mem | co-governance member (流动网格员) of township A |",
+        "| out | an account with no role |",
+        "| g1 / g2 | grid workers of a grid in township A (梨洲) / B (凤山) |",
+        "| vil | village staff of g1's village |",
+        "| twA / twB | township command-room operators of A / B |",
+        "| pol / mkt | county police / market-supervision department handlers |",
+        "| cty / ldr | county centre operator / leader |",
+        "| aud / adm | auditor / administrator |",
+        "",
+        "Cells: ✓ allowed; · refused (403, or 404 for an object outside one's scope); → sent",
+        "to the login page (401 from the API); `A` / `B` allowed for township A's / B's object",
+        "only. For POST-only endpoints the cell shows who gets past the scope check (the",
+        "action may still refuse by role or state); everyone else is refused and changes",
+        "nothing.",
+        "",
+        "## Personas × endpoint groups",
+        "",
+        "Endpoints of the group each persona may reach (of the group's total).",
+        "",
+    ]
+    groups: dict[str, list[E]] = {}
+    for entry in ENTRIES + API_ENTRIES:
+        groups.setdefault(entry.group or "other", []).append(entry)
+    cells = {id(e): {p: _cell(world, e, p) for p in PERSONAS} for g in groups.values() for e in g}
+    lines.append("| group | " + " | ".join(SHORT[p] for p in PERSONAS) + " |")
+    lines.append("|---|" + "---|" * len(PERSONAS))
+    for group, entries in groups.items():
+        counts = [sum(1 for e in entries if cells[id(e)][p] not in {"·", "→"}) for p in PERSONAS]
+        lines.append(f"| {group} ({len(entries)}) | " + " | ".join(str(c) for c in counts) + " |")
+    lines += ["", "## Every endpoint", ""]
+    for group, entries in groups.items():
+        lines += [f"### {group}", ""]
+        lines.append("| endpoint | rule | " + " | ".join(SHORT[p] for p in PERSONAS) + " |")
+        lines.append("|---|---|" + "---|" * len(PERSONAS))
+        for e in entries:
+            name = e.name + (
+                f" ({', '.join(f'{k}={v}' for k, v in e.query.items())})" if e.query else ""
+            )
+            rule = (e.post_rule or e.rule).describe() if not e.get else e.rule.describe()
+            if e.exceptions:
+                rule += " + exceptions"
+            lines.append(
+                f"| `{name}` | {rule} | " + " | ".join(cells[id(e)][p] for p in PERSONAS) + " |"
+            )
+        lines.append("")
+    notes = [(e.name, e.why) for e in ENTRIES + API_ENTRIES if e.why]
+    lines += ["## Exceptions and notes", ""]
+    lines += [f"* `{name}`: {why}." for name, why in notes]
+    lines += ["", DOC_TAIL]
+    return "\n".join(lines) + "\n"
+
+
+DOC_TAIL = """## How it is checked
+
+`civicgrid/core/tests/test_access_matrix.py` builds the personas and, in township A (梨洲
+330281001) and township B (凤山 330281002), one object of each kind a URL names (case,
+dispatched case, attachment, supervision and instruction sheets, person, visit and its photo,
+campaign, target, check, dispute, party, mediation organisation and mediator, co-governance
+member, on-call posting and summons, nomination, typical case, grid, township, audit event,
+API token, Open311 request) through the real actions, once per test module, inside one
+transaction that is rolled back. One test per endpoint then asks, for every persona and both
+objects:
+
+* **GET**: the answer's class (allowed / refused / login / POST only) is the rule's; a 5xx is
+  always wrong.
+* **Lists, exports, map layers, search** (`lists=`): the body shows the objects of that kind
+  the persona may see (by code or name) and never one it may not; the case search is checked
+  in the case list, its export and the API.
+* **Writes** (`writes=True`, and every API operation that is not a GET): every persona the
+  rule refuses POSTs (a valid form where given); the answer is a refusal and nothing changes
+  (the audit trail, the rows and states of cases, disputes, campaigns, nominations, members,
+  postings, summonses, tokens, people).
+* **Completeness**: every URL pattern (admin, i18n and static aside) and every operation of
+  `/api/v1/openapi.json` has an entry, and every entry still names an endpoint.
+
+## Adding an endpoint
+
+1. Add a line to `ENTRIES` (by URL name) or `API_ENTRIES` (by operationId without the
+   `civicgrid_api_rest_` prefix) in `civicgrid/core/tests/access_matrix.py`: the rule
+   (`PUBLIC`, `LOGIN_ONLY`, `perm("app.permission")`, `scoped("app.permission", "kind")`,
+   `only("persona", …)`), the URL arguments (`O("kind")` for an object; add the kind to
+   `matrix_fixtures.py` with one object in each township if it is new), `get=False` for
+   POST-only views, `writes=True` for views that change data, `lists="kind"` for lists and
+   exports, and `exceptions={persona: outcome}` with a `why=` for deliberate differences.
+2. Run `.venv/bin/pytest -q civicgrid/core/tests/test_access_matrix.py -k <name>`;
+   `MATRIX_RECORD=/tmp/matrix.tsv` writes every actual answer instead of failing.
+3. Regenerate this page (command at the top).
+
+A cell that shows a real leak is not an exception: fix the view (or mark the entry
+`xfail="…"` until it is fixed, which fails as soon as the leak is gone)."""
+
+
+def test_document(world):
+    """Writes docs/access-control.md when MATRIX_DOC names the file; else checks it renders."""
+    text = render_markdown(world)
+    assert "| `case_detail` |" in text
+    target = os.environ.get("MATRIX_DOC")
+    if target:
+        with open(target, "w", encoding="utf-8") as out:
+            out.write(text)
