@@ -280,8 +280,13 @@ def map_units(place: Place, level: str, now: datetime | None = None) -> list[dic
     ]
 
 
-def case_points(place: Place, limit: int = CASE_POINTS_LIMIT) -> list[list]:
-    """The newest open cases with coordinates: [lat, lng, code, urgent, overdue]: one query."""
+def case_points(user, place: Place, limit: int = CASE_POINTS_LIMIT) -> list[list]:
+    """The newest open cases with coordinates: [lat, lng, code, urgent, overdue]: one query.
+
+    Only for a person who may see the cases there (``cases.view``): the cockpit's aggregates
+    need ``analytics.view`` only, single cases need more."""
+    if not can(user, "cases.view", region_code=place.code):
+        return []
     now = timezone.now()
     rows = (
         _cases(place)

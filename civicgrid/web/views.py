@@ -919,7 +919,7 @@ def cockpit_map(request):
         "features": features,
         "level": level,
         "measure": measure,
-        "cases": C.case_points(place) if request.GET.get("cases", "1") != "0" else [],
+        "cases": C.case_points(request.user, place) if request.GET.get("cases", "1") != "0" else [],
         "signals": C.signals(request.user, place),
     }
     return JsonResponse(body)
