@@ -40,10 +40,27 @@ def _fernet_key() -> str:
 
 
 SECRET_KEY = _local_secret("CIVICGRID_SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(50))
-# Personal data (ID numbers, phones) is encrypted with this key (Fernet) and indexed with a
-# keyed hash derived from it. Old keys still decrypt after a rotation.
-PII_KEY = _local_secret("CIVICGRID_PII_KEY", "pii_key", _fernet_key)
-PII_OLD_KEYS = env_list("CIVICGRID_PII_OLD_KEYS", [])
+# Personal data (ID numbers, phones, second-factor secrets) is encrypted with Fernet keys:
+# CIVICGRID_PII_KEYS=new,old,… (the first encrypts, every one decrypts; `civicgrid
+# rotate_pii_key` re-encrypts everything under the first, then the others can go). Without
+# it, CIVICGRID_PII_KEY (+ CIVICGRID_PII_OLD_KEYS) as before. The search index (keyed hashes)
+# has a key of its own that never rotates: CIVICGRID_PII_INDEX_KEY, by default
+# CIVICGRID_PII_KEY — the key the index was made with before keys came in a list.
+_PII_KEYS = env_list("CIVICGRID_PII_KEYS", [])
+if _PII_KEYS:
+    PII_KEY, PII_OLD_KEYS = _PII_KEYS[0], _PII_KEYS[1:]
+    PII_INDEX_KEY = env_str("CIVICGRID_PII_INDEX_KEY")
+    if not PII_INDEX_KEY and (env_str("CIVICGRID_PII_KEY") or not PRODUCTION):
+        PII_INDEX_KEY = _local_secret("CIVICGRID_PII_KEY", "pii_key", _fernet_key)
+    if not PII_INDEX_KEY:
+        raise ImproperlyConfigured(
+            "CIVICGRID_PII_INDEX_KEY: required with CIVICGRID_PII_KEYS (the key of the search "
+            "index: the CIVICGRID_PII_KEY it was made with)"
+        )
+else:
+    PII_KEY = _local_secret("CIVICGRID_PII_KEY", "pii_key", _fernet_key)
+    PII_OLD_KEYS = env_list("CIVICGRID_PII_OLD_KEYS", [])
+    PII_INDEX_KEY = env_str("CIVICGRID_PII_INDEX_KEY") or PII_KEY
 
 DEBUG = env_bool("CIVICGRID_DEBUG", False)
 ALLOWED_HOSTS = env_list("CIVICGRID_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
@@ -89,6 +106,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Idle and absolute session expiry, then the second-factor step (civicgrid/core).
+    "civicgrid.core.sessions.SessionExpiryMiddleware",
+    "civicgrid.core.totp.TotpMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -140,9 +160,16 @@ AUTHENTICATION_BACKENDS = ["civicgrid.core.auth.ThrottledBackend"]
 LOGIN_MAX_FAILURES = env_int("CIVICGRID_LOGIN_MAX_FAILURES", 5, minimum=1)
 LOGIN_MAX_FAILURES_PER_IP = env_int("CIVICGRID_LOGIN_MAX_FAILURES_PER_IP", 30, minimum=1)
 LOGIN_LOCK_MINUTES = env_int("CIVICGRID_LOGIN_LOCK_MINUTES", 15, minimum=1)
-# A session lasts a working day, and ends when the browser is closed.
+# A session lasts a working day at most (counted from the login, however busy), ends after
+# CIVICGRID_SESSION_IDLE_MINUTES without a request, and when the browser is closed
+# (civicgrid.core.sessions.SessionExpiryMiddleware).
 SESSION_COOKIE_AGE = env_int("CIVICGRID_SESSION_HOURS", 12, minimum=1) * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_IDLE_SECONDS = env_int("CIVICGRID_SESSION_IDLE_MINUTES", 30, minimum=1) * 60
+# Second factor (TOTP, civicgrid/core/totp.py): optional for everyone; these roles must enrol
+# (e.g. "admin,county_leader,township_leader"; "admin" also covers superusers).
+TOTP_REQUIRED_ROLES = env_list("CIVICGRID_TOTP_REQUIRED_ROLES", [])
+TOTP_ISSUER = env_str("CIVICGRID_TOTP_ISSUER", "civicgrid")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -16,6 +16,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("open311/v2/", include("civicgrid.open311.urls")),
     path("", include("civicgrid.web.urls")),
+    path("", include("civicgrid.core.urls")),  # security page, second factor (issue 12)
+    path("", include("civicgrid.people.urls")),  # access report, resident rights (issue 12)
     path("", include("civicgrid.inspection.urls")),
     path("", include("civicgrid.campaigns.urls")),
     path("", include("civicgrid.cogovernance.urls")),

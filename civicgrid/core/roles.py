@@ -167,3 +167,12 @@ for _role, _extra in {
 }.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | frozenset(_extra)
 del _role, _extra
+
+# --------------------------------------------------------------------------- resident rights
+# PIPL art. 47: a resident's personal data erased on request (issue 12, item 4). The county
+# centre decides on such requests; exporting a resident's data needs people.change and
+# people.view_pii where they live.
+PERMISSIONS["people.erase"] = _("Erase a resident's personal data on request")
+for _role in (Role.COUNTY_OPERATOR, Role.ADMIN):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {"people.erase"}
+del _role
