@@ -425,3 +425,25 @@ def test_the_kpi_totals_summed_from_the_places_equal_a_direct_computation(places
         assert row["this"]["denominator"] == value.denominator, row["code"]
         if value.value is not None:
             assert row["this"]["value"] == pytest.approx(value.value, abs=1e-3)
+
+
+def test_the_demo_year_of_reports(places, monkeypatch):
+    """load_demo_analytics over a short span of cases: the county's reports of every day, week
+    and month, themes and follow-up items, and a second run makes nothing."""
+    from civicgrid.demo import analytics as demo
+
+    monkeypatch.setattr(demo, "TOWN_DAYS", 1)
+    monkeypatch.setattr(demo, "TOWN_WEEKS", 0)
+    monkeypatch.setattr(demo, "TOWN_MONTHS", 0)
+    today = timezone.localdate()
+    for offset in range(2, 40, 2):
+        make_cases(places.grid, today - timedelta(days=offset), 2, hard_case=offset % 4 == 0)
+    lines = []
+    summary = demo.generate_demo_analytics(progress=lines.append)
+    county = Report.objects.filter(region_code="330281")
+    assert county.filter(kind="daily").count() == 37  # from today - 38 to yesterday
+    assert county.filter(kind="weekly").exists() and summary.follow_ups >= 2
+    assert Report.objects.filter(kind="daily").exclude(region_code="330281").count() == 21
+    assert "reports to make" in lines[0]
+    with pytest.raises(RuntimeError):
+        demo.generate_demo_analytics(progress=None)
