@@ -32,6 +32,8 @@ from django.db.models import (
     Exists,
     F,
     FloatField,
+    Func,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -645,9 +647,44 @@ def _seconds_of_day(field: str, tz):
     )
 
 
-def _worked_seconds(field: str, calendar):
-    """Working seconds of a working day from midnight to the wall time of ``field``."""
-    t = _seconds_of_day(field, calendar.tz)
+class _LocalClock(Func):
+    """The local day (days since 1970-01-01) or second of the day of a datetime column, for a
+    zone at a fixed UTC offset, in the database's own arithmetic (no per-row Python function
+    on SQLite, unlike Django's time-zone-aware Trunc/Extract there)."""
+
+    def __init__(self, field: str, offset: int, part: str):
+        super().__init__(F(field))
+        self.offset, self.part = offset, part
+        self.output_field = IntegerField() if part == "day" else FloatField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        local = f"(CAST(strftime('%%s', {sql}) AS INTEGER) + %s)"
+        op = "/" if self.part == "day" else "%%"
+        return f"({local} {op} 86400)", [*params, self.offset]
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        local = f"(EXTRACT(EPOCH FROM {sql}) + %s)"
+        if self.part == "day":
+            return f"FLOOR({local} / 86400)::integer", [*params, self.offset]
+        return f"MOD({local}, 86400)::double precision", [*params, self.offset]
+
+
+def _fixed_offset(tz, since: datetime, until: datetime) -> int | None:
+    """The zone's UTC offset in seconds if it is the same all through the years spanned."""
+    offsets = {
+        datetime(year, month, 1, tzinfo=tz).utcoffset()
+        for year in range(since.year - 1, until.year + 2)
+        for month in (1, 4, 7, 10)
+    }
+    if len(offsets) != 1:
+        return None
+    return int(offsets.pop().total_seconds())
+
+
+def _worked(t, calendar):
+    """Working seconds of a working day from midnight to the wall time ``t`` (seconds)."""
     total = None
     for start, end in calendar.periods:
         s = start.hour * 3600 + start.minute * 60 + start.second
@@ -663,25 +700,35 @@ def _src_hours(f: _Filter, key) -> list[dict]:
     One aggregate grouped by (group, local day accepted, local day closed) with the count and
     the summed "worked so far that day" at both ends; then, per row, the calendar adds the
     whole working days in between (``_working_hours``). Rows are bounded by the number of
-    distinct day pairs, not by the number of cases.
+    distinct day pairs, not by the number of cases. On SQLite and PostgreSQL, with a zone at
+    a fixed offset (Asia/Shanghai), the local clock is plain arithmetic on the epoch; else
+    Django's time-zone-aware functions.
     """
+    from django.db import connection
+
     from civicgrid.core.calendar import default_calendar
 
     calendar = default_calendar()
     due = ~Q(state__in=[workflow.REJECTED, workflow.MERGED, workflow.SUSPENDED])
+    rows = _cases(f).filter(due, closed_at__isnull=False, accepted_at__isnull=False)
+    offset = _fixed_offset(calendar.tz, f.since, f.until)
+    if offset is not None and connection.vendor in {"sqlite", "postgresql"}:
+        day_a = _LocalClock("accepted_at", offset, "day")
+        day_b = _LocalClock("closed_at", offset, "day")
+        t_a = _LocalClock("accepted_at", offset, "second")
+        t_b = _LocalClock("closed_at", offset, "second")
+    else:
+        day_a = TruncDate("accepted_at", tzinfo=calendar.tz)
+        day_b = TruncDate("closed_at", tzinfo=calendar.tz)
+        t_a = _seconds_of_day("accepted_at", calendar.tz)
+        t_b = _seconds_of_day("closed_at", calendar.tz)
     rows = (
-        _cases(f)
-        .filter(due, closed_at__isnull=False, accepted_at__isnull=False)
-        .annotate(
-            key=key,
-            day_a=TruncDate("accepted_at", tzinfo=calendar.tz),
-            day_b=TruncDate("closed_at", tzinfo=calendar.tz),
-        )
+        rows.annotate(key=key, day_a=day_a, day_b=day_b)
         .values("key", "day_a", "day_b")
         .annotate(
             n=Count("id"),
-            worked_a=Sum(_worked_seconds("accepted_at", calendar)),
-            worked_b=Sum(_worked_seconds("closed_at", calendar)),
+            worked_a=Sum(_worked(t_a, calendar)),
+            worked_b=Sum(_worked(t_b, calendar)),
         )
         .order_by()
     )
@@ -693,7 +740,12 @@ def _src_hours(f: _Filter, key) -> list[dict]:
     return [{"key": k, **v} for k, v in totals.items()]
 
 
+_EPOCH = date(1970, 1, 1)
+
+
 def _as_date(value) -> date:
+    if isinstance(value, int):
+        return _EPOCH + timedelta(days=value)
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
@@ -762,20 +814,22 @@ def _src_reporters(f: _Filter, key) -> list[dict]:
     rows = _case_related("cases.CaseReporter", f, by_case_time=False).filter(
         created__gte=f.since, created__lt=f.until, channel__in=PUBLIC_CHANNELS
     )
-    same_person = (Q(phone_hash=OuterRef("phone_hash")) & ~Q(phone_hash="")) | Q(
-        user_id=OuterRef("user_id")
-    )
+    # Two EXISTS (same phone, same account) rather than one with OR: each can use its index.
     earlier = CaseReporter.objects.filter(
-        same_person,
         channel__in=PUBLIC_CHANNELS,
         case__category_id=OuterRef("case__category_id"),
         created__lt=OuterRef("created"),
         created__gte=OuterRef("created") - timedelta(days=REPEAT_WINDOW_DAYS),
-    ).exclude(pk=OuterRef("pk"))
+    )
+    by_phone = earlier.filter(phone_hash=OuterRef("phone_hash")).exclude(phone_hash="")
+    by_account = earlier.filter(user_id=OuterRef("user_id"))
     return list(
-        rows.annotate(key=key, repeat=Exists(earlier))
+        rows.annotate(key=key, by_phone=Exists(by_phone), by_account=Exists(by_account))
         .values("key")
-        .annotate(reports=Count("id"), repeats=Count("id", filter=Q(repeat=True)))
+        .annotate(
+            reports=Count("id"),
+            repeats=Count("id", filter=Q(by_phone=True) | Q(by_account=True)),
+        )
         .order_by()
     )
 
