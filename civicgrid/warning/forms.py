@@ -12,10 +12,14 @@ class FilterForm(forms.Form):
     category = forms.ChoiceField(label=_("category"), required=False)
     town = forms.ChoiceField(label=_("township"), required=False)
     since = forms.DateField(
-        label=_("seen from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("seen from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     until = forms.DateField(
-        label=_("seen until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("seen until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
     def __init__(self, *args, categories=(), towns=(), **kwargs):
@@ -46,8 +50,12 @@ class DismissForm(forms.Form):
 
 class CampaignForm(forms.Form):
     title = forms.CharField(label=_("title"), max_length=100)
-    start = forms.DateField(label=_("start"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("end"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(
+        label=_("start"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    end = forms.DateField(
+        label=_("end"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     description = forms.CharField(
         label=_("description"),
         required=False,

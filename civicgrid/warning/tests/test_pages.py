@@ -62,6 +62,9 @@ def test_the_detail_page_shows_the_numbers_the_map_and_the_cases_behind(places, 
     assert 'id="signal-series"' in page and "warning/signal.js" in page
     assert "<script>" not in page  # CSP: no inline script (json_script is data)
     assert 'id="acknowledge"' in page
+    from django.utils import timezone
+
+    assert f'name="start" value="{timezone.localdate().isoformat()}"' in page  # a date input
     geo = client.get(reverse("warning_map", args=[signal.pk])).json()
     assert [f["properties"]["code"] for f in geo["features"]] == [places.grid.code]
     assert geo["features"][0]["properties"]["url"] == reverse("warning_detail", args=[signal.pk])
