@@ -232,6 +232,11 @@ def _body(response) -> str:
 
 def check_entry(world, entry: E, operations=None) -> list[str]:
     """Every persona × side of one entry; returns the wrong cells (empty: all right)."""
+    kinds = {v.kind for v in [*entry.kwargs.values(), *entry.query.values()] if isinstance(v, O)}
+    if entry.rule.kind == "scoped":
+        kinds.add(entry.rule.obj)
+    if kinds & set(world.missing):
+        return [f"no {k} object to try: {world.missing[k]}" for k in kinds & set(world.missing)]
     wrong, recorded = [], []
     for side in _sides(world, entry):
         method, url = url_of(world, entry, side, operations)
