@@ -18,8 +18,9 @@ have a broken ID number. It then times, through the same actions the page and th
 
 1. the upload (the file sealed and stored) and the dry run (every row checked, placed and
    looked up; nothing written);
-2. the import with ``skip_bad`` (checked again, then written in one transaction with one
-   audit event).
+2. the import with ``skip_bad``: the dry run's plan, kept in the process, re-checked for new
+   keys and written in one transaction with one audit event. An import whose dry run ran in
+   another process (another web worker) checks the file again: about the sum of both.
 
 It prints wall-clock seconds and rows/second for each, the CPU seconds of the benchmark's own
 process (the database server's work on PostgreSQL is not in it; on a shared machine the CPU
@@ -239,6 +240,7 @@ def main(argv=None) -> int:
 def _print(r: dict) -> None:
     rows = r["rows"]
     verdict = "PASS" if r["import"] < TARGET_SECONDS else "FAIL"
+    cold_verdict = "PASS" if r["dry"] + r["import"] < TARGET_SECONDS else "FAIL"
     print(f"  database:   {r['vendor']}")
     print(f"  file:       {rows:,} rows, {r['file_mb']:.1f} MB; places: {r['kinds']}")
     print(f"  upload:     {r['upload']:.2f} s")
@@ -247,11 +249,19 @@ def _print(r: dict) -> None:
         f"-> {rows / r['dry']:,.0f} rows/s"
     )
     print(
-        f"  import:     {r['import']:.2f} s (checked again, then written; "
+        f"  import:     {r['import']:.2f} s (the dry run's plan reused, then written; "
         f"{r['import_cpu']:.2f} s CPU of this process) -> {rows / r['import']:,.0f} rows/s"
     )
+    cold = r["dry"] + r["import"]
+    print(
+        f"  cold:       {cold:.2f} s for an import whose dry run ran in another process "
+        f"(checked again, then written) -> {rows / cold:,.0f} rows/s"
+    )
     print(f"  outcome:    {r['counts']}; people added {r['people']:,}")
-    print(f"  target:     {rows:,} rows in < {TARGET_SECONDS:.0f} s -> {verdict}")
+    print(
+        f"  target:     {rows:,} rows in < {TARGET_SECONDS:.0f} s -> import {verdict}, "
+        f"cold {cold_verdict}"
+    )
 
 
 if __name__ == "__main__":

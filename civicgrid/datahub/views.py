@@ -8,7 +8,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from civicgrid.core.errors import ActionRefused
@@ -26,11 +26,12 @@ from civicgrid.web.exports import EXPORT_FORMATS, export_response
 from civicgrid.web.forms import add_errors
 
 PAGE_SIZE = 30
+# What a row does; the context keeps these words apart from "updated" (a time) elsewhere.
 ACTION_LABELS = {
-    "new": gettext_lazy("new"),
-    "updated": gettext_lazy("updated"),
-    "unchanged": gettext_lazy("unchanged"),
-    "skipped": gettext_lazy("skipped"),
+    "new": pgettext_lazy("import", "new"),
+    "updated": pgettext_lazy("import", "updated"),
+    "unchanged": pgettext_lazy("import", "unchanged"),
+    "skipped": pgettext_lazy("import", "skipped"),
 }
 
 
@@ -152,10 +153,7 @@ def run_detail(request, pk, import_form=None):
     now = timezone.now()
     running = run.state in workflow.RUNNING and not workflow.is_interrupted(run, now)
     counts = [
-        ("new", _("new"), run.new),
-        ("updated", _("updated"), run.updated),
-        ("unchanged", _("unchanged"), run.unchanged),
-        ("skipped", _("skipped"), run.skipped),
+        *((key, label, getattr(run, key)) for key, label in ACTION_LABELS.items()),
         ("errors", _("rows with problems"), run.errors),
     ]
     sample = [
@@ -259,10 +257,7 @@ def runs_export(request, fmt):
         _("file"),
         _("state"),
         _("rows"),
-        _("new"),
-        _("updated"),
-        _("unchanged"),
-        _("skipped"),
+        *ACTION_LABELS.values(),
         _("rows with problems"),
         _("finished"),
     ]

@@ -1,5 +1,4 @@
 import csv
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from civicgrid.datahub.reading import open_table
 
 
 class ProgressBar:
-    """``[#####.....]  45,000/100,000 rows  8,200 rows/s`` on one line of stderr."""
+    """``[#####.....]  45,000/100,000 rows  8,200 rows/s`` on one line of the command's stderr."""
 
     def __init__(self, stream, label: str):
         self.stream, self.label = stream, label
@@ -32,12 +31,13 @@ class ProgressBar:
         rate = done / max(now - self.started, 1e-9)
         self.stream.write(
             f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
-            f"{done:,}/{total:,} rows  {rate:,.0f} rows/s"
+            f"{done:,}/{total:,} rows  {rate:,.0f} rows/s",
+            ending="",
         )
         self.stream.flush()
 
     def end(self) -> None:
-        self.stream.write("\n")
+        self.stream.write("")
         self.stream.flush()
 
 
@@ -82,12 +82,12 @@ class Command(BaseCommand):
             run = actions.do_upload_file(
                 actor=user, source=saved, file_name=Path(path).name, data=data
             )
-            bar = ProgressBar(sys.stderr, "checking ")
+            bar = ProgressBar(self.stderr, "checking ")
             run = actions.do_check_run(run, actor=user, progress=bar)
             bar.end()
             self._report(run, "dry run")
             if not dry_run and run.state == run.State.CHECKED:
-                bar = ProgressBar(sys.stderr, "importing")
+                bar = ProgressBar(self.stderr, "importing")
                 run = actions.do_import_run(run, actor=user, skip_bad=skip_bad, progress=bar)
                 bar.end()
                 self._report(run, "import")
