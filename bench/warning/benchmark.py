@@ -138,6 +138,10 @@ def null_stats(b, per_day, seeds, days):
 
 def run_tier(b, name, per_day, a, out_lines):
     t0 = time.perf_counter()
+    if a.mc_only:
+        out_lines.append(f"\n### tier {name}: deployed configuration only")
+        out_lines.extend(deployed(b, per_day, a))
+        return None
     calib = null_stats(b, per_day, [10_000 + i for i in range(a.null_replicates)], a.null_days)
     thr = {k: float(np.quantile(v, 1 - BUDGET, method="higher")) for k, v in calib.items()}
     evaln = null_stats(b, per_day, [20_000 + i for i in range(a.null_replicates)], a.null_days)
@@ -253,6 +257,7 @@ def main(argv=None) -> int:
     ap.add_argument("--null-replicates", type=int, default=20)
     ap.add_argument("--null-days", type=int, default=30)
     ap.add_argument("--tiers", default="medium,dense")
+    ap.add_argument("--mc-only", action="store_true", help="only the deployed Monte Carlo check")
     ap.add_argument("--artifacts", type=float, default=6.0, help="campaigns and dumps a year")
     ap.add_argument("--quick", action="store_true", help="CI size: < 60 s")
     ap.add_argument("--mc", action="store_true", help="also the deployed Monte Carlo check")
