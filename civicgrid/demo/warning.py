@@ -46,6 +46,7 @@ class WarningSummary:
     signals: int = 0
     cluster_signals: int = 0  # signals of 0101, the planted category
     seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
     by_category: dict[str, int] = field(default_factory=dict)
 
 
@@ -88,6 +89,7 @@ def generate_demo_warnings(
         summary.new += result["new"]
         summary.updated += result["updated"]
         summary.grown += result["grown"]
+        summary.errors += [f"{day} {e}" for e in result["errors"]]
         if progress is not None:
             progress(
                 f"[{time.perf_counter() - started:6.1f}s] {day}: {result['new']} new, "

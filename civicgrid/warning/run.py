@@ -198,11 +198,15 @@ def run_warnings(
 def _keep(cluster, setting: WarningSetting, rows: int) -> bool:
     """Prospective: the cluster goes on today; it is rare enough; and it has at least
     ``min_cases`` cases (one or two reports where none are expected are "unusual" for every
-    detector, and a county has a hundred sparse categories)."""
+    detector, and a county has a hundred sparse categories); and it is an excess — more cases
+    than expected (a model whose expectation ran away, e.g. a trend extrapolated on a sparse
+    series, must not raise a "signal" of fewer cases than expected)."""
+    observed = _finite(cluster.observed)
     return (
         int(cluster.end) == rows - 1
         and _finite(cluster.recurrence_days) >= setting.threshold_days
-        and _finite(cluster.observed) >= setting.min_cases
+        and observed >= setting.min_cases
+        and observed > _finite(cluster.expected)
     )
 
 

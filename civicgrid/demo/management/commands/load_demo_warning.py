@@ -49,3 +49,7 @@ class Command(BaseCommand):
             f"({summary.cluster_signals} of 0101 僵尸车), {summary.new} new, "
             f"{summary.updated} updated, {summary.grown} grown in {summary.seconds:.1f}s"
         )
+        if summary.errors:
+            self.stderr.write(f"{len(summary.errors)} detector run(s) failed (the others went on):")
+            for line in summary.errors[:20]:
+                self.stderr.write(f"  {line}")

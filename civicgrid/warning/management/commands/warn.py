@@ -41,6 +41,7 @@ class Command(BaseCommand):
         else:
             days = [date or yesterday]
         totals = {"new": 0, "updated": 0, "grown": 0, "findings": 0, "seconds": 0.0}
+        errors: list[str] = []
         verbose = options.get("verbosity", 1) >= 1
         for day in days:
             summary = run_warnings(
@@ -51,6 +52,7 @@ class Command(BaseCommand):
             )
             for key in totals:
                 totals[key] += summary[key]
+            errors += [f"{day} {e}" for e in summary["errors"]]
             if verbose:
                 self.stderr.write(
                     f"{day}: {summary['scanned']}/{summary['categories']} categories with cases, "
@@ -63,3 +65,7 @@ class Command(BaseCommand):
             f"{totals['updated']} updated, {totals['grown']} grown, "
             f"{totals['findings']} cluster(s) above threshold in {totals['seconds']:.1f}s"
         )
+        if errors:
+            self.stderr.write(f"{len(errors)} detector run(s) failed (the others went on):")
+            for line in errors[:20]:
+                self.stderr.write(f"  {line}")
