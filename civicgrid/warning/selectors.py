@@ -33,6 +33,7 @@ __all__ = [
     "may_configure",
     "may_handle",
     "place_names",
+    "region_names",
     "signal_series",
     "signals_for_report",
     "signals_geojson",
@@ -129,23 +130,34 @@ def signal_series(signal: Signal, *, days_before: int = 28) -> dict:
     }
 
 
-def place_names(signal: Signal, *, limit: int = 6) -> str:
-    """Readable places: villages (with their township) of a scan signal, or the area's name."""
+def _place_codes(signal: Signal) -> list[str]:
     if signal.grid_codes:
-        codes = signal.village_codes or sorted({c[:12] for c in signal.grid_codes})
-    else:
-        codes = [signal.region_code]
-    names = dict(Region.objects.filter(code__in=codes).values_list("code", "name"))
-    towns = dict(
-        Region.objects.filter(code__in={c[:9] for c in codes if len(c) > 9}).values_list(
-            "code", "name"
-        )
-    )
+        return signal.village_codes or sorted({c[:12] for c in signal.grid_codes})
+    return [signal.region_code]
+
+
+def region_names(signals) -> dict[str, str]:
+    """Names of the villages, townships and areas of ``signals``, in one query."""
+    codes = set()
+    for signal in signals:
+        for code in _place_codes(signal):
+            codes.add(code)
+            if len(code) > 9:
+                codes.add(code[:9])
+    return dict(Region.objects.filter(code__in=codes).values_list("code", "name"))
+
+
+def place_names(signal: Signal, *, limit: int = 6, names: dict | None = None) -> str:
+    """Readable places: villages (with their township) of a scan signal, or the area's name.
+    ``names`` (from ``region_names``) saves the query when listing many signals."""
+    codes = _place_codes(signal)
+    if names is None:
+        names = region_names([signal])
     labels = []
     for code in codes[:limit]:
         name = names.get(code, code)
-        town = towns.get(code[:9])
-        labels.append(f"{town}·{name}" if town and len(code) > 9 else name)
+        town = names.get(code[:9]) if len(code) > 9 else None
+        labels.append(f"{town}·{name}" if town else name)
     if len(codes) > limit:
         labels.append("…")
     return "、".join(labels)
@@ -170,13 +182,15 @@ def signals_for_report(since: date, until: date, region_code: str = "") -> list[
         areas = SignalArea.objects.filter(code__startswith=region_code).values("signal_id")
         signals = signals.filter(Q(region_code__startswith=region_code) | Q(pk__in=areas))
     result = []
-    for s in signals.order_by("-recurrence_days", "-id"):
+    signals = list(signals.order_by("-recurrence_days", "-id"))
+    names = region_names(signals)
+    for s in signals:
         result.append(
             {
                 "id": s.pk,
                 "category": _category_name(s.category),
                 "category_code": s.category.code,
-                "places": place_names(s),
+                "places": place_names(s, names=names),
                 "period": f"{s.start:%Y-%m-%d}–{s.end:%Y-%m-%d}",
                 "observed": s.observed,
                 "expected": round(s.expected, 1),

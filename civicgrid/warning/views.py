@@ -36,6 +36,7 @@ from civicgrid.warning.selectors import (
     may_configure,
     may_handle,
     place_names,
+    region_names,
     signal_series,
     signals_geojson,
     signals_visible_to,
@@ -98,11 +99,11 @@ def _filtered(request):
     return form, signals.order_by("-last_run", "-recurrence_days", "-id"), query
 
 
-def _row(signal: Signal) -> dict:
+def _row(signal: Signal, names: dict | None = None) -> dict:
     return {
         "signal": signal,
         "category": _category_label(signal.category),
-        "places": place_names(signal),
+        "places": place_names(signal, names=names),
         "state": workflow.STATE_LABELS.get(signal.state, signal.state),
         "method": Method(signal.method).label if signal.method in Method.values else signal.method,
     }
@@ -113,10 +114,11 @@ def warning_list(request):
     _require_view(request.user)
     form, signals, query = _filtered(request)
     page = Paginator(signals, PAGE_SIZE).get_page(request.GET.get("page"))
+    names = region_names(page.object_list)
     context = {
         "form": form,
         "page": page,
-        "rows": [_row(s) for s in page.object_list],
+        "rows": [_row(s, names) for s in page.object_list],
         "query": query,
         "may_configure": may_configure(request.user),
     }
@@ -147,9 +149,12 @@ def warning_export(request, fmt):
         _("last updated on"),
     ]
 
+    signals = list(signals[:5000])
+    names = region_names(signals)
+
     def rows():
-        for s in signals[:5000]:
-            row = _row(s)
+        for s in signals:
+            row = _row(s, names)
             yield [
                 s.pk,
                 row["category"],

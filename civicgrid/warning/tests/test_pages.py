@@ -213,3 +213,25 @@ def test_the_pages_speak_chinese(places):
         assert text not in detail
     settings_page = client.get(reverse("warning_settings")).content.decode()
     assert "报警阈值（重现间隔，天）" in settings_page and "alarm threshold" not in settings_page
+
+
+def test_the_list_costs_the_same_queries_for_more_signals(places):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from civicgrid.regions.models import Grid
+
+    grids = list(Grid.objects.filter(kind="basic").order_by("code")[:6])
+    client = _client(places.p.county)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("warning_list")).status_code == 200
+        return len(captured)
+
+    for grid in grids[:2]:
+        make_signal(places.category, [grid.code])
+    few = queries()
+    for grid in grids[2:]:
+        make_signal(places.category, [grid.code])
+    assert queries() == few
