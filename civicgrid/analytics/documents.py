@@ -444,6 +444,13 @@ def _safe(value):
     return value
 
 
+def generator_label(report) -> str:
+    """Who made the report, in words: the scheduled job, or the person's name."""
+    from .actions import COMMAND
+
+    return _("the scheduled job") if report.generator == COMMAND else report.generator
+
+
 def report_title(report) -> str:
     return f"{report.region_name} · {report.get_kind_display()} · {_period_label(report)}"
 
@@ -503,7 +510,7 @@ def report_docx(report) -> bytes:
         _("Generated %(when)s by %(who)s (revision %(rev)s). Internal use only.")
         % {
             "when": timezone.localtime(report.generated_at).strftime("%Y-%m-%d %H:%M"),
-            "who": report.generator,
+            "who": generator_label(report),
             "rev": report.revision,
         }
     )

@@ -20,7 +20,7 @@ from civicgrid.web.exports import EXPORT_FORMATS, export_response
 from . import actions as A
 from . import charts as C
 from . import selectors as S
-from .documents import report_docx, report_tables, report_title, report_xlsx
+from .documents import generator_label, report_docx, report_tables, report_title, report_xlsx
 from .forms import CloseFollowUpForm, FollowUpForm, NotesForm, ReportFilterForm, ThemeForm
 from .models import FollowUp, Report
 
@@ -112,6 +112,7 @@ def report_detail(request, pk):
     context = {
         "report": report,
         "title": report_title(report),
+        "generator": generator_label(report),
         "tables": tables,
         "charts": C.report_charts(report),
         "content": report.content,
