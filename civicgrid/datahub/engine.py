@@ -81,9 +81,9 @@ def normalise_credit_code(value: str) -> str:
 
 _DATE_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 _DATETIME_RE = re.compile(
-    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
-    r"(?:[ T]+(\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2})秒?)?)?$"
+    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]*(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?$"
 )
+_CLOCK_WORDS = str.maketrans({"时": ":", "点": ":", "分": ":", "秒": None})
 
 
 def parse_date(value) -> datetime.date:
@@ -114,7 +114,7 @@ def parse_datetime(value) -> datetime.datetime:
             text = f"{text[:4]}-{text[4:6]}-{text[6:8]} {text[8:10]}:{text[10:12]}:{text[12:]}"
         elif re.fullmatch(r"\d{8}", text):
             text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
-        match = _DATETIME_RE.match(text)
+        match = _DATETIME_RE.match(text.translate(_CLOCK_WORDS).rstrip(":"))
         try:
             if not match:
                 raise ValueError

@@ -114,7 +114,8 @@ def _mapping_initial(run: ImportRun) -> dict:
 def mapping(request, pk):
     user = _importer(request)
     run = access_run(user, pk)
-    if run.state not in {ImportRun.State.UPLOADED, ImportRun.State.CHECKED, ImportRun.State.FAILED}:
+    mappable = {ImportRun.State.UPLOADED, ImportRun.State.CHECKED, ImportRun.State.FAILED}
+    if run.state not in mappable and not workflow.is_interrupted(run, timezone.now()):
         return redirect("datahub_run", pk=run.pk)
     form = MappingForm(
         request.POST or None,

@@ -378,3 +378,22 @@ def test_unreadable_files_are_refused_at_upload(personas):
     ):
         with pytest.raises(ValidationError):
             A.do_upload_file(actor=personas.county, source=source, file_name=name, data=data)
+
+
+def test_values_are_read_in_the_forms_departments_write_them():
+    import datetime
+
+    from civicgrid.datahub.engine import parse_choice, parse_date, parse_datetime
+
+    for text in ("2024-05-31", "2024/5/31", "20240531", "2024年5月31日", "2024.05.31"):
+        assert parse_date(text) == datetime.date(2024, 5, 31)
+    moment = parse_datetime("2024年5月31日 14时30分")
+    assert (moment.hour, moment.minute, str(moment.utcoffset())) == (14, 30, "8:00:00")
+    assert parse_datetime("20240531143000").second == 0
+    with pytest.raises(ValidationError):
+        parse_date("2024-02-30")
+    assert parse_choice("population", "gender", "男") == "M"
+    assert parse_choice("places", "kind", "农贸市场") == "market"
+    assert parse_choice("organisations", "kind", "个体工商户") == "shop"
+    with pytest.raises(ValidationError):
+        parse_choice("houses", "kind", "城堡")

@@ -158,3 +158,37 @@ def test_a_large_file_runs_in_the_background_with_progress(
     ran.pop()()
     run.refresh_from_db()
     assert (run.state, run.new) == ("imported", 5)
+
+
+def test_the_pages_speak_chinese(personas, login, places):
+    client = login(personas.county)
+    page = client.get("/datahub/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    for words in ("数据中台", "上传文件", "导入记录", "数据来源及其列对应关系", "实有人口"):
+        assert words in page
+    upload(client, people_file(places), source_name="人口", target="population")
+    run = ImportRun.objects.get()
+    page = client.get(f"/datahub/runs/{run.pk}/mapping/").content.decode()
+    assert "对应列" in page and "公民身份号码" in page and "保存对应关系并检查文件" in page
+    map_columns(client, run)
+    page = client.get(f"/datahub/runs/{run.pk}/").content.decode()
+    assert "试运行完成" in page and "新增" in page and "下载错误报告" in page
+    assert "Dry run" not in page and "Download the error report" not in page
+
+
+def test_an_interrupted_run_can_be_checked_again(personas, login, places):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    client = login(personas.county)
+    upload(client, people_file(places, bad=False), source_name="人口", target="population")
+    run = ImportRun.objects.get()
+    map_columns(client, run)
+    stale = timezone.now() - timedelta(hours=1)
+    ImportRun.objects.filter(pk=run.pk).update(state="importing", heartbeat=stale)
+    page = client.get(f"/datahub/runs/{run.pk}/").content.decode()
+    assert "Interrupted" in page or "已中断" in page
+    assert client.get(f"/datahub/runs/{run.pk}/progress/").json()["running"] is False
+    map_columns(client, run)
+    run.refresh_from_db()
+    assert run.state == "checked" and run.new == 2
