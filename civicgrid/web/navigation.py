@@ -38,7 +38,9 @@ NAV = (
     NavItem("home", _("Workbench")),
     NavItem("inbox", _("Inbox")),
     NavItem("case_list", _("Cases"), "cases.view"),
-    NavItem("cockpit", _("Cockpit"), "cases.view"),
+    NavItem("cockpit", _("Cockpit"), "analytics.view"),
+    NavItem("analytics_kpis", _("KPIs"), "analytics.view"),
+    NavItem("analytics_reports", _("Reports"), "analytics.view"),
     NavItem("league", _("League tables"), "cases.view"),
     NavItem("visit_due_list", _("Visits"), "people.view"),
     NavItem("campaign_list", _("Special campaigns"), "cases.view"),
@@ -54,6 +56,7 @@ NAV = (
     NavItem("cogovernance_members", _("Co-governance members"), "cases.supervise"),
     NavItem("cogovernance_awards", _("Annual awards"), roles=_COUNTY),
     NavItem("grid_list", _("Grids"), "regions.view"),
+    NavItem("datahub_index", _("Data hub"), "datahub.import"),
     NavItem("audit_list", _("Audit trail"), "audit.view"),
     NavItem("profile", _("My roles")),
 )

@@ -15,6 +15,7 @@ urlpatterns = [
     path("report/", views.report, name="report"),
     path("cockpit/", views.cockpit_view, name="cockpit"),
     path("cockpit/map.json", views.cockpit_map, name="cockpit_map"),
+    path("cockpit/<slug:table>.<slug:fmt>", views.cockpit_export, name="cockpit_export"),
     path("league/", views.league, name="league"),
     path("operations/", views.operations, name="operations"),
     path("operations/<int:pk>/result/", views.operation_result, name="operation_result"),

@@ -8,7 +8,19 @@ Everything is written through the same commands and actions the app uses.
 import json
 import sys
 
-EXTRA_SEEDS = ["inspection", "campaigns", "cogovernance", "oncall", "mediation", "incentives"]
+EXTRA_SEEDS = [
+    "inspection",
+    "campaigns",
+    "cogovernance",
+    "oncall",
+    "mediation",
+    "incentives",
+    "xss",
+    "cockpit",
+    "warning",
+    "datahub",
+    "analytics",
+]
 SCALE, SEED = 0.05, 7  # the size the rest of the suite tests on (civicgrid/conftest.py)
 STAFF_PASSWORD = "Grid-work-2026!"
 # Township offices with no demo login: their handlers are created here (username → dept).
