@@ -235,3 +235,17 @@ def test_the_list_costs_the_same_queries_for_more_signals(places):
     for grid in grids[2:]:
         make_signal(places.category, [grid.code])
     assert queries() == few
+
+
+def test_the_admin_lists_signals_in_scope(places):
+    mine = make_signal(places.category, [places.grid.code])
+    theirs = make_signal(places.category, [places.other_grid.code])
+    admin = _client(places.p.admin)
+    page = admin.get("/admin/warning/signal/")
+    assert page.status_code == 200
+    assert f"/admin/warning/signal/{theirs.pk}/change/" in page.content.decode()
+    lizhou = _client(places.p.lizhou).get("/admin/warning/signal/")
+    assert lizhou.status_code == 200, lizhou.status_code  # only the township's rows
+    body = lizhou.content.decode()
+    assert f"/admin/warning/signal/{mine.pk}/change/" in body
+    assert f"/admin/warning/signal/{theirs.pk}/change/" not in body
