@@ -11,7 +11,14 @@ Public API (see docs/early-warning.md)::
 """
 
 from .cluster import Cluster, recurrence
-from .scan import baseline, estimate_dispersion, neighbours, permutation_scan, poisson_scan
+from .scan import (
+    baseline,
+    estimate_day_cv2,
+    estimate_dispersion,
+    neighbours,
+    permutation_scan,
+    poisson_scan,
+)
 from .temporal import cusum_path, design, ears, ears_statistic, glm_cusum, nb_glm_fit
 
 __all__ = [
@@ -21,6 +28,7 @@ __all__ = [
     "design",
     "ears",
     "ears_statistic",
+    "estimate_day_cv2",
     "estimate_dispersion",
     "glm_cusum",
     "nb_glm_fit",

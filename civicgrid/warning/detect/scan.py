@@ -373,6 +373,25 @@ def estimate_dispersion(counts: np.ndarray, *, weeks: int = 8, days: int = 7) ->
     return max(1.0, phi)
 
 
+def estimate_day_cv2(counts: np.ndarray, *, weeks: int = 8, days: int = 7) -> float:
+    """Squared coefficient of variation of the county-wide day factor: how much daily totals
+    vary beyond Poisson around a weekday-adjusted mean of the ``weeks`` before the last ``days``
+    (weather, app use, campaigns: variation shared by all cells that a baseline cannot forecast).
+    """
+    counts = np.asarray(counts, dtype=float)
+    T = len(counts)
+    tot = counts[: max(1, T - days)].sum(axis=1)
+    if len(tot) < 14 or tot.mean() <= 0:
+        return 0.0
+    dow = np.arange(len(tot)) % 7
+    f = np.array([tot[dow == d].mean() if np.any(dow == d) else 0.0 for d in range(7)])
+    f = np.where(f > 0, f / tot.mean(), 1.0)
+    ref = slice(max(0, len(tot) - weeks * 7), len(tot))
+    y = tot[ref]
+    e = y.mean() / f[dow[ref]].mean() * f[dow[ref]]
+    return max(0.0, float(((y - e) ** 2 - e).sum() / (e**2).sum()))
+
+
 def _ebp_score(c, b, lnb, xlogx):
     """Expectation-based Poisson score c ln(c/b) + b - c for c > b, else 0."""
     s = xlogx[c] - c * lnb + b - c
@@ -392,6 +411,8 @@ def poisson_scan(
     stop_after: int | None = 10,
     max_clusters: int = 10,
     dispersion: float | str = "auto",
+    day_cv2: float | str = "auto",
+    baseline_days: float = 70.0,
     backlog_guard: int = 7,
 ) -> list[Cluster]:
     """Prospective expectation-based Poisson scan (Neill 2005, 2009).
@@ -400,8 +421,14 @@ def poisson_scan(
     W' >= max_days, or the full (T, N)), e.g. from :func:`baseline`. Replicates draw the last
     ``max_days`` rows from the baseline: Poisson, or negative binomial with variance
     ``dispersion`` x mean (``"auto"``: :func:`estimate_dispersion` of ``counts``).
-    ``backlog_guard`` as in :func:`permutation_scan` (the expectation of the guard days is the
-    window's mean daily expectation).
+    Each replicate also multiplies each day of the window by a county-wide gamma factor with
+    squared CV ``day_cv2`` (``"auto"``: :func:`estimate_day_cv2`), so shared day-to-day swings
+    are not mistaken for clusters; and each cell's rate by a gamma factor with shape = its
+    daily expectation x ``baseline_days`` (the effective days of data behind the baseline: 8
+    weeks + 14 shrinkage days for :func:`baseline`), so the baseline's own estimation error is in
+    the null distribution (the predictive distribution of a gamma-Poisson rate). 0 turns either
+    off. ``backlog_guard`` as in :func:`permutation_scan` (the expectation of the guard days is
+    the window's mean daily expectation).
     """
     counts = np.asarray(counts)
     expected = np.asarray(expected, dtype=float)
@@ -409,6 +436,7 @@ def poisson_scan(
     W = max(1, min(int(max_days), T, len(expected)))
     rng = np.random.default_rng(rng)
     phi = estimate_dispersion(counts, days=W) if dispersion == "auto" else float(dispersion)
+    cv2 = estimate_day_cv2(counts, days=W) if day_cv2 == "auto" else float(day_cv2)
     b_rows = np.maximum(expected[len(expected) - W :], 0.0)
     cyl = _Cylinders(nbrs, N)
     B = cyl.circle_sums(_window_sums(b_rows))
@@ -432,12 +460,21 @@ def poisson_scan(
     pos = flat_b > 0
     bpos = flat_b[pos]
     where = np.flatnonzero(pos)
+    day_of = where // N
+    cell_of = where % N
+    shape = b_rows.mean(axis=0) * float(baseline_days)  # per cell
+    uncertain = baseline_days > 0
     table = [xlogx]
 
     def one() -> float:
         lam = bpos
+        if cv2 > 1e-6:
+            lam = lam * rng.gamma(1 / cv2, cv2, W)[day_of]
+        if uncertain:
+            sh = np.maximum(shape, 1e-3)
+            lam = lam * (rng.gamma(sh, 1 / sh))[cell_of]
         if phi > 1.0:
-            lam = rng.gamma(bpos / (phi - 1.0), phi - 1.0)
+            lam = rng.gamma(lam / (phi - 1.0), phi - 1.0)
         draw = rng.poisson(lam)
         hit = np.flatnonzero(draw)
         if len(hit) == 0:

@@ -62,7 +62,14 @@ def test_poisson_scan_null_calibration_with_true_expectation(small):
         mu = 2.0 * county.weight * county.n / 10  # ~0.2 per cell-day on average
         counts = rng.poisson(np.tile(mu, (14, 1)))
         found = poisson_scan(
-            counts, np.tile(mu, (7, 1)), nbrs, replicates=99, rng=seed, dispersion=1.0
+            counts,
+            np.tile(mu, (7, 1)),
+            nbrs,
+            replicates=99,
+            rng=seed,
+            dispersion=1.0,
+            day_cv2=0,
+            baseline_days=0,
         )
         hits += bool(found) and found[0].p_value <= alpha
     assert binomial_ok(hits, n, alpha), hits
