@@ -19,11 +19,9 @@ __all__ = [
     "DUE_SOON_HOURS",
     "access_case",
     "cases_visible_to",
-    "cockpit",
     "deadline_status",
     "due_soon_cases",
     "duplicate_candidates",
-    "open_cases_by_grid",
     "overdue_cases",
     "QUEUES",
     "filter_cases",
@@ -416,83 +414,6 @@ def _may_take_side_action(user, case, action, can, acting_unit) -> bool:
             user.pk == case.hard_case_leader_id or can(user, "cases.instruct", region_code=region)
         )
     return False  # joint operations are planned from the command room, not on one case
-
-
-def cockpit(user, region_code: str = "") -> dict:
-    """The first cockpit (D7): counts by state, overdue, today's intake, top categories, and
-    open cases by the next level down (for drill-down and the map), within the user's scope.
-
-    A fixed number of aggregate queries, whatever the number of cases.
-    """
-    from civicgrid.regions.models import Grid, Region
-
-    now = timezone.localtime()
-    visible = Case.objects.filter(pk__in=cases_visible_to(user).values("pk"))
-    if region_code:
-        visible = visible.filter(region_code__startswith=region_code)
-    by_state = dict(visible.values_list("state").annotate(n=Count("id")).order_by())
-    open_cases = visible.filter(state__in=workflow.OPEN_STATES)
-    start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    top = list(
-        visible.filter(created__gte=now - timedelta(days=30), category__isnull=False)
-        .values("category__code", "category__name")
-        .annotate(n=Count("id"))
-        .order_by("-n", "category__code")[:10]
-    )
-    child_length = {0: 6, 6: 9, 9: 12, 12: 15}.get(len(region_code))
-    children = []
-    if child_length:
-        from django.db.models.functions import Substr
-
-        counts = dict(
-            open_cases.annotate(child=Substr("region_code", 1, child_length))
-            .values_list("child")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        overdue = dict(
-            open_cases.filter(pk__in=overdue_cases(now).values("pk"))
-            .annotate(child=Substr("region_code", 1, child_length))
-            .values_list("child")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        if child_length == 15:
-            units = Grid.objects.filter(village__code=region_code).exclude(kind="micro")
-        elif region_code:
-            units = Region.objects.filter(parent__code=region_code)
-        else:
-            units = Region.objects.filter(parent__isnull=True)
-        children = [
-            {
-                "code": u.code,
-                "name": u.name,
-                "open": counts.get(u.code, 0),
-                "overdue": overdue.get(u.code, 0),
-            }
-            for u in units.order_by("code")
-            if counts.get(u.code) or len(region_code) >= 9
-        ]
-    return {
-        "by_state": by_state,
-        "total": sum(by_state.values()),
-        "open": sum(n for s, n in by_state.items() if s in workflow.OPEN_STATES),
-        "overdue": open_cases.filter(pk__in=overdue_cases(now).values("pk")).count(),
-        "today": visible.filter(created__gte=start_of_day).count(),
-        "top_categories": top,
-        "children": children,
-    }
-
-
-def open_cases_by_grid(user, region_code: str = "") -> dict[str, int]:
-    """Open cases per grid code within the user's scope (for the cockpit map)."""
-    visible = Case.objects.filter(pk__in=cases_visible_to(user).values("pk"))
-    rows = visible.filter(
-        state__in=workflow.OPEN_STATES,
-        grid__isnull=False,
-        region_code__startswith=region_code,
-    )
-    return dict(rows.values_list("grid__code").annotate(n=Count("id")).order_by())
 
 
 def _rate(value: float | None) -> float | None:
