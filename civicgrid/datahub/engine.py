@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 BATCH = 2000
+MAX_ROWS = 2_000_000  # a county's population with room; beyond it a file is refused
 SAMPLE_PER_ACTION = 10
 MAX_PROBLEMS = 50_000
 PERMISSION = "datahub.import"
@@ -464,6 +465,8 @@ def plan(table: Table, *, source, mapping: dict, actor, progress=None) -> Plan:
             progress(result.rows_total, max(total, result.rows_total))
 
     for number, cells in table.rows:
+        if result.rows_total + len(batch) >= MAX_ROWS:
+            raise ValidationError(_("The file has more than %d rows: split it.") % MAX_ROWS)
         batch.append((number, planner.raw_values(cells), cells))
         if len(batch) >= BATCH:
             flush()
