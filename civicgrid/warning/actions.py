@@ -227,9 +227,19 @@ def _create(category, group: list[Finding], day: date, now) -> Signal:
 
 
 def _describe(finding: Finding) -> str:
-    return (
-        f"{finding.method}: {finding.observed} / {finding.expected:.1f}, "
-        f"RR {finding.relative_risk:.2f}, RI {finding.recurrence_days:.0f} d"
+    """The run's note on a step: the finding's numbers as JSON (the page words them in the
+    reader's language, ``views.step_note``)."""
+    import json
+
+    return json.dumps(
+        {
+            "method": finding.method,
+            "observed": int(finding.observed),
+            "expected": round(float(finding.expected), 1),
+            "relative_risk": round(min(float(finding.relative_risk), MAX_RELATIVE_RISK), 1),
+            "recurrence_days": round(float(finding.recurrence_days)),
+        },
+        sort_keys=True,
     )
 
 

@@ -203,6 +203,23 @@ def _forms(signal, bound=None, **overrides):
     return forms
 
 
+def step_note(step) -> str:
+    """A person's note as written; the daily run's numbers in the reader's language."""
+    if step.action not in workflow.SYSTEM_ACTIONS:
+        return step.note
+    import json
+
+    try:
+        data = json.loads(step.note)
+        method = Method(data["method"]).label
+    except (ValueError, KeyError, TypeError):
+        return step.note
+    return _(
+        "%(method)s: %(observed)s observed, %(expected)s expected, relative risk "
+        "%(relative_risk)s, recurrence interval %(recurrence_days)s days"
+    ) % {**data, "method": method}
+
+
 @login_required
 def warning_detail(request, pk, **overrides):
     signal = access_signal(request.user, pk)
@@ -214,6 +231,7 @@ def warning_detail(request, pk, **overrides):
     allowed = workflow.allowed_actions(signal.state) if may_handle(request.user, signal) else []
     steps = list(signal.steps.select_related("actor"))
     for step in steps:
+        step.note = step_note(step)
         step.label = workflow.ACTION_LABELS.get(step.action, step.action)
         step.state_label = workflow.STATE_LABELS.get(step.to_state, step.to_state)
     context = {

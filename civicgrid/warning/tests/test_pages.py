@@ -62,6 +62,10 @@ def test_the_detail_page_shows_the_numbers_the_map_and_the_cases_behind(places, 
     assert 'id="signal-series"' in page and "warning/signal.js" in page
     assert "<script>" not in page  # CSP: no inline script (json_script is data)
     assert 'id="acknowledge"' in page
+    assert (
+        "Space–time permutation scan: 20 observed, 2.5 expected, relative risk 8.0, "
+        "recurrence interval 500 days"
+    ) in page
     from django.utils import timezone
 
     assert f'name="start" value="{timezone.localdate().isoformat()}"' in page  # a date input
