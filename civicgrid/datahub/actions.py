@@ -377,8 +377,13 @@ class _LastPlan:
     def key(run: ImportRun, actor) -> tuple:
         return (run.pk, getattr(actor, "pk", None), json.dumps(run.mapping, sort_keys=True))
 
+    MAX_ROWS = 300_000  # larger plans are not kept (memory); their import checks again
+
     def keep(self, run, actor, result) -> None:
         with self._lock:
+            if result.rows_total > self.MAX_ROWS:
+                self._key, self._plan = None, None
+                return
             self._key, self._plan, self._at = self.key(run, actor), result, time.monotonic()
 
     def take(self, run, actor) -> engine.Plan | None:
@@ -532,6 +537,7 @@ def do_cancel_run(run: ImportRun, *, actor) -> ImportRun:
     with transaction.atomic():
         run = _transition(run, "cancel", actor=actor, finished_at=timezone.now())
         ImportFile.objects.filter(run=run).delete()
+    _last_plan.take(run, actor)  # forget its plan
     return run
 
 
