@@ -253,3 +253,29 @@ def test_the_admin_lists_signals_in_scope(places):
     body = lizhou.content.decode()
     assert f"/admin/warning/signal/{mine.pk}/change/" in body
     assert f"/admin/warning/signal/{theirs.pk}/change/" not in body
+
+
+def test_no_page_fails_for_anyone(places):
+    signal = make_signal(places.category, [places.grid.code])
+    urls = [
+        reverse("warning_list"),
+        reverse("warning_list") + "?state=all&since=2026-13-01&town=x&category=nope&page=x",
+        reverse("warning_export", args=["csv"]),
+        reverse("warning_export", args=["xlsx"]),
+        reverse("warning_map_open") + "?region=330281001",
+        reverse("warning_map_open") + "?region=<script>",
+        reverse("warning_detail", args=[signal.pk]),
+        reverse("warning_map", args=[signal.pk]),
+        reverse("warning_settings"),
+        reverse("warning_setting_edit", args=["0101"]),
+    ]
+    for name in ("admin", "county", "leader", "lizhou", "fengshan", "grid1", "police"):
+        client = _client(getattr(places.p, name))
+        for url in urls:
+            status = client.get(url).status_code
+            assert status in {200, 403, 404}, (name, url, status)
+        assert client.post(reverse("warning_act", args=[signal.pk, "dismiss"])).status_code in {
+            302,
+            400,
+            404,
+        }
