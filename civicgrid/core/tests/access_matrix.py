@@ -164,17 +164,19 @@ VISIBILITY: dict[str, Rule] = {
     "worker": scoped("cases.view", "worker"),
     # a township's row in a statistics export: shown to those whose places overlap it
     "town": scoped("cases.view", "town", ancestors=True),
+    "grid": scoped("regions.view", "grid"),
+    "target": scoped("cases.report", "target"),
 }
 
 # --------------------------------------------------------------------------- pages
 ENTRIES: list[E] = [
     # ---- web: home, profile, inbox
-    E("home", LOGIN_ONLY, group="web"),
+    E("home", LOGIN_ONLY, group="web", lists="dcase", lists_positive=False),
     E("profile", LOGIN_ONLY, group="web"),
     E("log_out_everywhere", LOGIN_ONLY, group="web", get=False),
-    E("inbox", LOGIN_ONLY, group="web"),
+    E("inbox", LOGIN_ONLY, group="web", lists="dcase", lists_positive=False),
     E("inbox_read", LOGIN_ONLY, group="web", get=False),
-    E("inbox_export", LOGIN_ONLY, {"fmt": CSV}, group="web"),
+    E("inbox_export", LOGIN_ONLY, {"fmt": CSV}, group="web", lists="dcase", lists_positive=False),
     E(
         "workbench",
         only("grid1", "grid2"),
@@ -268,8 +270,8 @@ ENTRIES: list[E] = [
         lists="town",
         lists_positive=False,
     ),
-    E("grid_list", LOGIN_ONLY, group="people"),
-    E("grid_export", LOGIN_ONLY, {"fmt": CSV}, group="people"),
+    E("grid_list", LOGIN_ONLY, group="people", lists="grid"),
+    E("grid_export", LOGIN_ONLY, {"fmt": CSV}, group="people", lists="grid"),
     E("person_detail", scoped("people.view", "person"), {"person_id": O("person")}, group="people"),
     E(
         "person_reveal",
@@ -327,7 +329,13 @@ ENTRIES: list[E] = [
     E("campaign_list", LOGIN_ONLY, group="campaigns", lists="campaign"),
     E("campaign_export", LOGIN_ONLY, {"fmt": CSV}, group="campaigns", lists="campaign"),
     E("campaign_create", perm("cases.supervise"), group="campaigns", writes=True),
-    E("campaign_my_targets", perm("cases.report"), group="campaigns"),
+    E(
+        "campaign_my_targets",
+        perm("cases.report"),
+        group="campaigns",
+        lists="target",
+        lists_positive=False,
+    ),
     E(
         "campaign_my_targets_export",
         perm("cases.report"),
@@ -482,7 +490,7 @@ ENTRIES: list[E] = [
         why="no confirmed candidate in the matrix's award: 404 for all",
     ),
     # ---- on call
-    E("oncall_postings", LOGIN_ONLY, group="on call"),
+    E("oncall_postings", LOGIN_ONLY, group="on call", lists="grid", lists_positive=False),
     E(
         "oncall_postings_export",
         LOGIN_ONLY,
@@ -526,7 +534,7 @@ ENTRIES: list[E] = [
         get=False,
         writes=True,
     ),
-    E("oncall_mine", LOGIN_ONLY, group="on call"),
+    E("oncall_mine", LOGIN_ONLY, group="on call", lists="dcase", lists_positive=False),
     E(
         "oncall_answer",
         scoped("cases.view", "summons"),
@@ -551,7 +559,14 @@ ENTRIES: list[E] = [
         lists="town",
         lists_positive=False,
     ),
-    E("oncall_summonses_export", LOGIN_ONLY, {"fmt": CSV}, group="on call"),
+    E(
+        "oncall_summonses_export",
+        LOGIN_ONLY,
+        {"fmt": CSV},
+        group="on call",
+        lists="dcase",
+        lists_positive=False,
+    ),
     # ---- mediation
     E("mediation_list", LOGIN_ONLY, group="mediation", lists="dispute"),
     E("mediation_register", perm("mediation.register"), group="mediation", writes=True),
@@ -933,6 +948,8 @@ ENTRIES: list[E] = [
         group="Open311",
         login_required=False,
         writes=True,
+        post_rule=NOBODY,
+        why="a request is submitted with an integration key (api_key); a session is not one",
     ),
     E(
         "open311:request",
@@ -968,10 +985,17 @@ API_ENTRIES: list[E] = [
     api("account_me", LOGIN_ONLY),
     api("account_tokens", LOGIN_ONLY),
     api("account_create_token", LOGIN_ONLY, writes=True),
-    api("account_revoke_token", LOGIN_ONLY, kwargs={"token_id": O("token")}, writes=True),
+    api(
+        "account_revoke_token",
+        NOBODY,
+        kwargs={"token_id": O("token")},
+        writes=True,
+        exceptions={"grid1:A": ALLOW, "grid2:B": ALLOW},
+        why="one's own tokens only (A is grid1's, B grid2's); 404 for anyone else, admin too",
+    ),
     api("cases_list_cases", LOGIN_ONLY, lists="dcase"),
     api("cases_report_case", perm("cases.report"), writes=True),
-    api("cases_my_tasks", LOGIN_ONLY),
+    api("cases_my_tasks", LOGIN_ONLY, lists="dcase", lists_positive=False),
     api("cases_case_detail", scoped("cases.view", "case"), kwargs={"code": case}),
     api("cases_case_timeline", scoped("cases.view", "case"), kwargs={"code": case}),
     api("cases_case_duplicates", scoped("cases.view", "case"), kwargs={"code": case}),
@@ -1033,7 +1057,7 @@ API_ENTRIES: list[E] = [
     api("places_category", LOGIN_ONLY, kwargs={"code": "0101"}),
     api("places_regions", LOGIN_ONLY),
     api("places_region", scoped("regions.view", "town"), kwargs={"code": O("town")}),
-    api("places_grids", LOGIN_ONLY),
+    api("places_grids", LOGIN_ONLY, lists="grid", lists_positive=False),
     api("places_grid", scoped("regions.view", "grid"), kwargs={"code": O("grid")}),
     api("places_departments", LOGIN_ONLY),
 ]

@@ -282,8 +282,8 @@ def build_world() -> World:  # noqa: PLR0915 (one long recipe reads best top to 
         "B": Obj(camp_b.pk, TOWN_B, marks=("矩阵乙专项整治",), instance=camp_b),
     }
     w.objects["target"] = {
-        "A": Obj(target_a.pk, grid_a.code, instance=target_a),
-        "B": Obj(target_b.pk, grid_b.code, instance=target_b),
+        "A": Obj(target_a.pk, grid_a.code, marks=("矩阵甲车",), instance=target_a),
+        "B": Obj(target_b.pk, grid_b.code, marks=("矩阵乙车",), instance=target_b),
     }
     w.objects["check"] = {
         "A": Obj(check_a.pk, grid_a.code, instance=check_a),
@@ -457,7 +457,18 @@ def build_world() -> World:  # noqa: PLR0915 (one long recipe reads best top to 
     w.objects["open311_case"] = {"A": Obj(sr.code, sr.region_code, marks=(sr.code,), instance=sr)}
     photo = sr.attachments.order_by("id").first()
     w.objects["open311_photo"] = {"A": Obj(photo.pk if photo else 999999, sr.region_code)}
-    w.objects["grid"] = {"A": Obj(grid_a.code, grid_a.code), "B": Obj(grid_b.code, grid_b.code)}
+    w.objects["grid"] = {
+        "A": Obj(grid_a.code, grid_a.code, marks=(grid_a.code,)),
+        "B": Obj(grid_b.code, grid_b.code, marks=(grid_b.code,)),
+    }
+
+    # The member reports a problem in township A (their own report: theirs to follow).
+    lat, lng = _point(grid_a)
+    own = CA.do_report_case(
+        actor=member_a.user, channel="co_governance", category=category,
+        description="矩阵成员报 路灯不亮", lat=lat, lng=lng,
+    )  # fmt: skip
+    w.extra["member_case"] = own.code
 
     _late_apps(w)
 

@@ -408,6 +408,26 @@ def test_search_never_finds_another_townships_case(world):
                 assert found == (visible and response.status_code == 200), (persona, url, code)
 
 
+def test_reporters_follow_their_own_cases_and_nothing_else(world):
+    """A co-governance member sees the case they reported (page, API, list) and no other; the
+    resident's session sees only the public tracking page of theirs."""
+    member, own = world.clients["member"], world.extra["member_case"]
+    others = [world.obj(k, s).value for k in ("case", "dcase") for s in ("A", "B")]
+    assert member.get(reverse("case_detail", args=[own])).status_code == 200
+    assert member.get(f"{API_PREFIX}/cases/{own}").status_code == 200
+    listed = _body(member.get(f"{API_PREFIX}/cases"))
+    page = _body(member.get(reverse("case_list"), {"queue": "all"}))
+    assert own in listed and f"/cases/{own}/" in page
+    for code in others:
+        assert member.get(reverse("case_detail", args=[code])).status_code == 404
+        assert member.get(f"{API_PREFIX}/cases/{code}").status_code == 404
+        assert code not in listed and code not in page
+    resident, theirs = world.clients["resident"], world.extra["resident_case"]
+    assert resident.get(reverse("track_case", args=[theirs])).status_code == 200
+    assert outcome(resident.get(reverse("case_detail", args=[theirs]))) == LOGIN
+    assert outcome(resident.get(f"{API_PREFIX}/cases/{theirs}")) == LOGIN
+
+
 # --------------------------------------------------------------------------- the document
 
 SHORT = {
