@@ -120,3 +120,70 @@ def test_selectors_for_the_daily_report_and_the_cockpit(places):
         f["properties"]["signal"] for f in signals_geojson(places.p.county)["features"]
     }
     assert signals_geojson(places.p.grid1)["features"] == []
+
+
+def _finding(codes, day, observed, method="poisson"):
+    from civicgrid.warning.actions import Finding
+
+    return Finding(
+        method=method,
+        places=tuple(sorted(codes)),
+        start=day - timedelta(days=2),
+        end=day,
+        observed=observed,
+        expected=2.0,
+        relative_risk=observed / 2.0,
+        statistic=10.0,
+        p_value=0.001,
+        recurrence_days=1000.0,
+    )
+
+
+def test_the_growth_rule(places):
+    from civicgrid.regions.models import Grid
+    from civicgrid.warning.actions import do_store_findings
+
+    neighbour = (
+        Grid.objects.filter(code__startswith=places.grid.code[:9], kind="basic")
+        .exclude(pk=places.grid.pk)
+        .order_by("code")
+        .first()
+    )
+    signal = make_signal(places.category, [places.grid.code], observed=20)
+    actions.do_dismiss_signal(signal, actor=places.p.county, reason="先观察")
+    day = DAY + timedelta(days=1)
+    # a little more (20 → 23 < 20 + max(3, 4)): updated quietly, still dismissed
+    result = do_store_findings(places.category, [_finding([places.grid.code], day, 23)], day)
+    assert result == {"new": 0, "updated": 1, "grown": 0}
+    signal.refresh_from_db()
+    assert (signal.state, signal.observed, signal.last_run) == ("dismissed", 23, day)
+    assert signal.methods == ["permutation", "poisson"]
+    # 24 = 20 + max(3, 20 % of 20): grown, back to new for a second look
+    day += timedelta(days=1)
+    do_store_findings(places.category, [_finding([places.grid.code], day, 24)], day)
+    signal.refresh_from_db()
+    assert signal.state == "new" and signal.announced_observed == 24
+    # turned into a campaign, then it spreads to a neighbouring grid: recorded, state kept
+    signal = actions.do_campaign_from_signal(
+        signal, actor=places.p.county, title="僵尸车清理", start=day, end=day + timedelta(days=9)
+    )
+    day += timedelta(days=1)
+    result = do_store_findings(
+        places.category, [_finding([places.grid.code, neighbour.code], day, 24)], day
+    )
+    assert result["grown"] == 1
+    signal.refresh_from_db()
+    assert signal.state == "campaign" and neighbour.code in signal.grid_codes
+    assert list(signal.steps.values_list("action", flat=True)) == [
+        "detect",
+        "dismiss",
+        "grow",
+        "campaign",
+        "grow",
+    ]
+    # long quiet, then the same grid again: a new episode, a new signal
+    later = day + timedelta(days=30)
+    assert (
+        do_store_findings(places.category, [_finding([places.grid.code], later, 9)], later)["new"]
+        == 1
+    )
