@@ -139,6 +139,15 @@ API_BODY = {
     "departments": [],
     "cases": [],
     "result": "矩阵",
+    "category": "0101",
+    "grid": "330281001001001",
+    "into": "330281-20000101-00001",
+    "unit_code": "330281001",
+    "lead": "330281-public_security",
+    "leader": "leader",
+    "decisions": "矩阵",
+    "before_photos": [],
+    "after_photos": [],
 }
 
 
