@@ -68,10 +68,10 @@ BUDGET = 1 / 30  # alarm days per day
 
 
 class Bench:
-    def __init__(self, artifacts_per_year: float = 6.0):
+    def __init__(self, artifacts_per_year: float = 6.0, max_cells: int = 50):
         self.artifacts_per_year = artifacts_per_year
         self.county = syn.make_county(0)
-        self.nbrs = neighbours(self.county.xy_km, max_cells=50, max_radius_km=3.0)
+        self.nbrs = neighbours(self.county.xy_km, max_cells=max_cells, max_radius_km=3.0)
         self.dates = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(HISTORY + 60)]
         self.X = design(self.dates)
         self.cpu = {d: 0.0 for d in DETECTORS}
@@ -258,6 +258,7 @@ def main(argv=None) -> int:
     ap.add_argument("--null-days", type=int, default=30)
     ap.add_argument("--tiers", default="medium,dense")
     ap.add_argument("--mc-only", action="store_true", help="only the deployed Monte Carlo check")
+    ap.add_argument("--max-cells", type=int, default=50, help="largest circle (cells)")
     ap.add_argument("--artifacts", type=float, default=6.0, help="campaigns and dumps a year")
     ap.add_argument("--quick", action="store_true", help="CI size: < 60 s")
     ap.add_argument("--mc", action="store_true", help="also the deployed Monte Carlo check")
@@ -265,7 +266,7 @@ def main(argv=None) -> int:
     if a.quick:
         a.replicates, a.null_replicates, a.null_days, a.tiers = 3, 3, 20, "dense"
     t0 = time.perf_counter()
-    b = Bench(a.artifacts)
+    b = Bench(a.artifacts, a.max_cells)
     lines = [f"command: bench/warning/benchmark.py {' '.join(argv or sys.argv[1:])}".rstrip()]
     print(lines[0], flush=True)
     for name in a.tiers.split(","):
