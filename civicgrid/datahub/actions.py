@@ -14,7 +14,7 @@ import threading
 import time
 
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -250,7 +250,7 @@ def do_upload_file(
             actor=actor if actor is not None and actor.pk else None,
             actor_name=getattr(actor, "username", "") or "",
             region_code=home_code(actor),
-            file_name=(file_name or "upload")[-200:],
+            file_name=(file_name or "upload").replace("\x00", "")[-200:] or "upload",
             file_size=len(data),
             header=header[:500],
             created=now,
@@ -342,9 +342,9 @@ def _store_plan(run: ImportRun, result: engine.Plan) -> None:
                 run=run,
                 row=p.row,
                 field=p.field,
-                column=p.column[:100],
-                value=p.value[:200],
-                message=p.message[:300],
+                column=p.column.replace("\x00", "")[:100],
+                value=p.value.replace("\x00", "")[:200],
+                message=p.message.replace("\x00", "")[:300],
             )
             for p in result.problems
         ],
@@ -411,7 +411,9 @@ def _plan(run: ImportRun, *, actor, progress) -> engine.Plan:
 
 def _fail(run: ImportRun, message: str) -> ImportRun:
     ImportRun.objects.filter(pk=run.pk).update(
-        state=ImportRun.State.FAILED, message=message[:300], finished_at=timezone.now()
+        state=ImportRun.State.FAILED,
+        message=message.replace("\x00", "")[:300],
+        finished_at=timezone.now(),
     )
     run.refresh_from_db()
     return run
@@ -523,6 +525,9 @@ def perform_import(run: ImportRun, *, actor, progress=None) -> ImportRun:
             run,
             _("Records were registered while the file was being checked: run the dry run again."),
         )
+    except DatabaseError as exc:
+        # A value the checks let through but the database refused: nothing was written.
+        return _fail(run, _("The database refused the import (%s).") % exc.__class__.__name__)
     return run
 
 

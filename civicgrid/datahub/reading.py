@@ -30,7 +30,8 @@ def cell_text(value) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value.strip()
+        # NUL cannot be stored (PostgreSQL refuses it in text); it is never meant.
+        return value.replace("\x00", "").strip() if "\x00" in value else value.strip()
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float) and value.is_integer():
@@ -60,7 +61,7 @@ def _csv_table(data: bytes) -> Table:
         for cells in reader:
             number += 1
             if any(cell.strip() for cell in cells):
-                header = [cell.strip().lstrip("\ufeff") for cell in cells]
+                header = [cell_text(cell).lstrip("\ufeff")[:100] for cell in cells]
                 break
     except csv.Error as exc:
         raise ValidationError(_("The file is not a CSV table: %s") % exc) from None
@@ -96,7 +97,7 @@ def _xlsx_table(data: bytes) -> Table:
     for cells in stream:
         number += 1
         if any(cell_text(c) for c in cells):
-            header = [cell_text(c) for c in cells]
+            header = [cell_text(c)[:100] for c in cells]
             break
     if header is None:
         book.close()

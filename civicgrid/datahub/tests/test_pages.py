@@ -192,3 +192,22 @@ def test_an_interrupted_run_can_be_checked_again(personas, login, places):
     map_columns(client, run)
     run.refresh_from_db()
     assert run.state == "checked" and run.new == 2
+
+
+def test_junk_in_a_file_is_never_a_server_error(personas, login, places):
+    client = login(personas.county)
+    lat, lng = places["point"]
+    data = (
+        f"姓名\x00,公民身份号码,纬度,经度\n张\x00三,{id_number('19900101', 901)},{lat},{lng}\n"
+        f"\x00\x00,{'9' * 300},abc,\n"
+    ).encode()
+    response = upload(client, data, name="a\x00.csv", source_name="垃圾", target="population")
+    assert response.status_code == 302
+    run = ImportRun.objects.get()
+    assert run.header[0] == "姓名" and "\x00" not in run.file_name
+    assert map_columns(client, run).status_code == 302
+    client.post(f"/datahub/runs/{run.pk}/import/", {"skip_bad": "on"})
+    run.refresh_from_db()
+    assert (run.state, run.new, run.errors) == ("imported", 1, 1)
+    assert Person.objects.filter(name="张三").exists()
+    assert client.get(f"/datahub/runs/{run.pk}/problems.xlsx").status_code == 200
