@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Min, Q
-from django.db.models.functions import Substr, TruncDate
+from django.db.models.functions import Substr
 from django.utils import timezone
 
 from civicgrid.cases import workflow
@@ -230,25 +230,18 @@ def _items(queryset, end: datetime, limit: int = KEY_ITEMS_LIMIT) -> dict:
     return {"count": len(rows), "rows": [_case_item(r, end) for r in rows[:limit]]}
 
 
-def _counts_by_day(queryset, field: str, since: datetime, until: datetime) -> dict[date, int]:
-    tz = timezone.get_current_timezone()
-    rows = (
-        queryset.filter(**{f"{field}__gte": since, f"{field}__lt": until})
-        .annotate(day=TruncDate(field, tzinfo=tz))
-        .values("day")
-        .annotate(n=Count("id"))
-        .values_list("day", "n")
+def _counts_between(queryset, field: str, starts: list[date], end: date) -> list[int]:
+    """Counts of ``field`` in each local period [starts[i], starts[i+1]) (the last up to
+    ``end`` inclusive), in one aggregate query of filtered counts: no per-row date function,
+    which on SQLite is a Python call per row."""
+    edges = [_bounds(day, day)[0] for day in starts] + [_bounds(end, end)[1]]
+    counts = queryset.filter(**{f"{field}__gte": edges[0], f"{field}__lt": edges[-1]}).aggregate(
+        **{
+            f"n{i}": Count("id", filter=Q(**{f"{field}__gte": a, f"{field}__lt": b}))
+            for i, (a, b) in enumerate(zip(edges, edges[1:], strict=False))
+        }
     )
-    return {(d if isinstance(d, date) else date.fromisoformat(str(d))): n for d, n in rows}
-
-
-def _weekly_series(by_day: dict[date, int], first_monday: date, weeks: int) -> list[int]:
-    series = [0] * weeks
-    for day, n in by_day.items():
-        index = (day - first_monday).days // 7
-        if 0 <= index < weeks:
-            series[index] += n
-    return series
+    return [counts[f"n{i}"] or 0 for i in range(len(starts))]
 
 
 def _signals(since: date, until: date, region_code: str) -> list[dict]:
@@ -414,11 +407,10 @@ def build_weekly(region: Region, monday: date, *, follow_ups=None) -> dict:
     first_monday = start - timedelta(weeks=TREND_WEEKS)
     trend_since = _bounds(first_monday, first_monday)[0]
     live = cases.exclude(state=workflow.MERGED)
-    intake_by_day = _counts_by_day(live, "created", trend_since, until)
-    closed_by_day = _counts_by_day(cases, "closed_at", trend_since, until)
     weeks = TREND_WEEKS + 1
-    intake_series = _weekly_series(intake_by_day, first_monday, weeks)
-    closed_series = _weekly_series(closed_by_day, first_monday, weeks)
+    mondays = [first_monday + timedelta(weeks=i) for i in range(weeks)]
+    intake_series = _counts_between(live, "created", mondays, end)
+    closed_series = _counts_between(cases, "closed_at", mondays, end)
     previous = intake_series[:-1]
     mean_prev = sum(previous) / len(previous) if previous else 0
     content["trend"] = {
@@ -545,31 +537,18 @@ def build_monthly(region: Region, first: date, *, theme: Category | None = None)
 
     # Twelve months of intake and closures (13 points, this month last).
     trend_start = _add_months(start, -12)
-    trend_since = _bounds(trend_start, trend_start)[0]
-    intake_by_day = _counts_by_day(live, "created", trend_since, until)
-    closed_by_day = _counts_by_day(cases, "closed_at", trend_since, until)
     months = [_add_months(trend_start, i) for i in range(13)]
-
-    def monthly(by_day):
-        series = [0] * 13
-        for day, n in by_day.items():
-            index = (day.year - trend_start.year) * 12 + day.month - trend_start.month
-            if 0 <= index < 13:
-                series[index] += n
-        return series
-
-    intake = monthly(intake_by_day)
-    closed = monthly(closed_by_day)
+    intake = _counts_between(live, "created", months, end)
+    closed = _counts_between(cases, "closed_at", months, end)
     content["trend"] = {
         "months": [m.strftime("%Y-%m") for m in months],
         "intake": intake,
         "closed": closed,
     }
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     content["daily"] = {
-        "days": [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)],
-        "intake": [
-            intake_by_day.get(start + timedelta(days=i), 0) for i in range((end - start).days + 1)
-        ],
+        "days": [d.isoformat() for d in days],
+        "intake": _counts_between(live, "created", days, end),
     }
     content["totals"] = {
         "intake": intake[-1],
@@ -653,7 +632,11 @@ def build_theme(region: Region, first: date, theme: Category) -> dict:
     cases = (
         _cases(region.code)
         .exclude(state=workflow.MERGED)
-        .filter(category__code__startswith=theme.code)
+        .filter(
+            category_id__in=list(
+                Category.objects.filter(code__startswith=theme.code).values_list("id", flat=True)
+            )
+        )
     )
     month = cases.filter(created__gte=since, created__lt=until)
     last = cases.filter(created__gte=last_since, created__lt=last_until)
@@ -682,9 +665,8 @@ def build_theme(region: Region, first: date, theme: Category) -> dict:
     first_monday = start - timedelta(days=start.weekday()) - timedelta(weeks=THEME_WEEKS - 1)
     # the weeks up to the one holding the month's last day
     weeks = ((end - first_monday).days // 7) + 1
-    series_since = _bounds(first_monday, first_monday)[0]
-    weekly = _weekly_series(
-        _counts_by_day(cases, "created", series_since, until), first_monday, weeks
+    weekly = _counts_between(
+        cases, "created", [first_monday + timedelta(weeks=i) for i in range(weeks)], end
     )
     first_seen = cases.aggregate(m=Min("created"))["m"]
 
