@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from civicgrid.core.errors import ActionRefused
 from civicgrid.datahub import actions, workflow
-from civicgrid.datahub.fields import suggest_mapping
+from civicgrid.datahub.fields import fields_of, suggest_mapping
 from civicgrid.datahub.forms import ImportForm, MappingForm, UploadForm
 from civicgrid.datahub.models import ImportRun, Target
 from civicgrid.datahub.selectors import (
@@ -153,6 +153,7 @@ def run_detail(request, pk, import_form=None):
     run = access_run(user, pk)
     now = timezone.now()
     running = run.state in workflow.RUNNING and not workflow.is_interrupted(run, now)
+    labels = {spec.name: spec.label for spec in fields_of(run.target)}
     counts = [
         *((key, label, getattr(run, key)) for key, label in ACTION_LABELS.items()),
         ("errors", _("rows with problems"), run.errors),
@@ -166,7 +167,9 @@ def run_detail(request, pk, import_form=None):
         "running": running,
         "counts": counts,
         "sample": sample,
-        "problems": run.problems.order_by("row", "id")[:100],
+        "problems": [
+            (p, labels.get(p.field, p.field)) for p in run.problems.order_by("row", "id")[:100]
+        ],
         "import_form": import_form or ImportForm(initial={"skip_bad": run.skip_bad}),
         "may_import": run.state == ImportRun.State.CHECKED,
         "may_map": run.state in {ImportRun.State.CHECKED, ImportRun.State.FAILED}
