@@ -172,3 +172,24 @@ class TotpRecoveryCode(models.Model):
 
     def __str__(self):
         return f"{self.device_id} · {self.code_hash[:8]}…"
+
+
+class DailyJob(models.Model):
+    """A job ``tick`` runs once a day on whichever node claims it first (the early-warning
+    run, the reports): the (name, day) row is inserted before the work — unique, so a node
+    that loses the race does nothing — and finished (with a one-line result) after it. A
+    claim left unfinished by a killed node is taken over after ``STALE_AFTER``."""
+
+    name = models.CharField(_("job"), max_length=32)
+    day = models.DateField(_("day"))
+    started = models.DateTimeField(_("started"))
+    finished = models.DateTimeField(_("finished"), null=True, blank=True)
+    result = models.CharField(_("result"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("daily job")
+        verbose_name_plural = _("daily jobs")
+        constraints = [models.UniqueConstraint(fields=["name", "day"], name="core_dailyjob_once")]
+
+    def __str__(self):
+        return f"{self.name} {self.day}"

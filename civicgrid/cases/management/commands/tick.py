@@ -1,9 +1,14 @@
+import io
+from datetime import timedelta
+
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from civicgrid.cases.actions import do_remind_due_soon, do_supervise_overdue
 from civicgrid.cases.selectors import due_soon_cases, overdue_cases
 from civicgrid.core.audit import do_check_audit_chain
+from civicgrid.core.daily import run_once_a_day
 from civicgrid.inspection.actions import do_generate_due_visits
 from civicgrid.mediation.actions import do_remind_overdue_disputes
 
@@ -29,19 +34,39 @@ def tick(now=None) -> dict[str, int]:
     disputes = do_remind_overdue_disputes(now)
     # Walk the audit hash chain once a day (the first tick of the day on any node).
     audit = do_check_audit_chain(now=now, daily=True)
+    # The analysis end, once a day for the day before: the early-warning run, then the
+    # reports (the daily report includes the night's signals). Each claimed by one node.
+    today = timezone.localdate(now)
+    warned = run_once_a_day("warn", today, lambda: _warn(today - timedelta(days=1)), now=now)
+    reported = run_once_a_day("reports", today, lambda: _reports(today), now=now)
     return {
         "reminded": reminded,
         "supervised": supervised,
         "due_visits": due_visits,
         "overdue_disputes": disputes,
         "audit_checked": int(audit is not None),
+        "warned": int(warned is not None),
+        "reported": int(reported is not None),
     }
+
+
+def _warn(day) -> str:
+    from civicgrid.warning.run import run_warnings
+
+    return str(run_warnings(day))
+
+
+def _reports(today) -> str:
+    out = io.StringIO()
+    call_command("reports", date=today.isoformat(), stdout=out, stderr=io.StringIO())
+    return out.getvalue().strip()
 
 
 class Command(BaseCommand):
     help = (
         "Remind about cases due soon; supervise overdue ones; owe key-group visits; tell "
-        "mediators about overdue disputes; check the audit chain once a day (run every minute)."
+        "mediators about overdue disputes; once a day check the audit chain, run the early warning "
+        "and make the due reports (run every minute)."
     )
 
     def handle(self, *args, **options):
@@ -49,5 +74,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"reminded {result['reminded']}, supervised {result['supervised']}, "
             f"due visits {result['due_visits']}, overdue disputes {result['overdue_disputes']}, "
-            f"audit chain checked {result['audit_checked']}"
+            f"audit chain checked {result['audit_checked']}, early warning run "
+            f"{result['warned']}, reports run {result['reported']}"
         )
