@@ -19,6 +19,8 @@ EXTRAS = {
     "oncall": 1.0,
     "mediation": 0.05,
     "incentives": 1.0,
+    "warning": 1.0,  # the nightly early-warning run over the last weeks (finds the 僵尸车 cluster)
+    "analytics": 1.0,  # a year of daily, weekly and monthly reports (after the signals)
 }
 
 

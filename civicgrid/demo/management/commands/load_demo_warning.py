@@ -27,8 +27,11 @@ class Command(BaseCommand):
             help="the day the demo cases end (default: the day after the last case)",
         )
         parser.add_argument("--full", action="store_true", help="full Monte Carlo")
+        # The demo command passes every extra its share of the volume; the run looks at
+        # whatever cases there are.
+        parser.add_argument("--scale", type=float, default=None, help="ignored")
 
-    def handle(self, *args, days, end, full, **options):
+    def handle(self, *args, days, end, full, scale=None, **options):
         if days < 1:
             raise CommandError("--days must be positive")
         if not demo_cases_loaded():
