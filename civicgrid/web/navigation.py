@@ -41,6 +41,7 @@ NAV = (
     NavItem("cockpit", _("Cockpit"), "analytics.view"),
     NavItem("analytics_kpis", _("KPIs"), "analytics.view"),
     NavItem("analytics_reports", _("Reports"), "analytics.view"),
+    NavItem("warning_list", _("Early warnings"), "warning.view"),
     NavItem("league", _("League tables"), "cases.view"),
     NavItem("visit_due_list", _("Visits"), "people.view"),
     NavItem("campaign_list", _("Special campaigns"), "cases.view"),
