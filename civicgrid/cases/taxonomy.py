@@ -96,7 +96,10 @@ def do_import_categories(text: str, *, actor) -> dict[str, int]:
     """Create or update categories from CSV text; nothing changes if any row is bad."""
     if actor is not None and not scope_for(actor).has("cases.configure"):
         raise ActionRefused(_("You may not change the case taxonomy."))
-    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    try:
+        rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    except csv.Error as exc:  # e.g. a cell longer than the csv module's field limit
+        raise ValidationError(_("The file is not a CSV table: %s") % exc) from None
     missing = [c for c in COLUMNS if rows and c not in rows[0]]
     if not rows or missing:
         raise ValidationError(_("The file needs the columns: %s") % ", ".join(COLUMNS))
@@ -111,10 +114,12 @@ def do_import_categories(text: str, *, actor) -> dict[str, int]:
                 "name": row["name"].strip(),
                 "name_en": (row.get("name_en") or "").strip(),
                 "default_level": (row.get("default_level") or "").strip(),
-                "department_kinds": [k.strip() for k in row["departments"].split(";") if k.strip()],
+                "department_kinds": [
+                    k.strip() for k in (row.get("departments") or "").split(";") if k.strip()
+                ],
                 "acceptance_criteria": (row.get("acceptance_criteria") or "").strip(),
                 "closing_criteria": (row.get("closing_criteria") or "").strip(),
-                "parent": by_code.get(row["parent_code"].strip()) if row["parent_code"] else None,
+                "parent": by_code.get((row.get("parent_code") or "").strip()),
                 **{c: (row.get(c) or "").strip() for c in _LIMIT_COLUMNS},
             }
             category = by_code.get(row["code"].strip())

@@ -225,6 +225,13 @@ class GridImportResult:
     applied: bool = False
 
 
+def _feature_code(feature) -> str:
+    """The code a feature claims ("" for a feature or properties that are not objects:
+    ``check_grid_features`` reports those)."""
+    props = feature.get("properties") if isinstance(feature, dict) else None
+    return str((props if isinstance(props, dict) else {}).get("code") or "")
+
+
 def do_import_grids(features: list[dict], *, actor, skip_bad: bool = False) -> GridImportResult:
     """Create or update grids from GeoJSON features (``properties``: code, name, kind, purpose).
 
@@ -232,7 +239,7 @@ def do_import_grids(features: list[dict], *, actor, skip_bad: bool = False) -> G
     village). With problems nothing is imported, unless ``skip_bad``: then the bad features
     are left out and the rest imported. Every grid written gets its own audit event.
     """
-    codes = [str((f.get("properties") or {}).get("code") or "") for f in features]
+    codes = [_feature_code(f) for f in features]
     villages = {
         r.code: r
         for r in Region.objects.filter(
