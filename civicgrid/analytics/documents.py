@@ -198,13 +198,21 @@ def report_tables(report) -> list[Table]:
             Table(
                 "signals",
                 _("Early-warning signals"),
-                [_("category"), _("places"), _("observed"), _("expected"), _("relative risk")],
+                [
+                    _("category"),
+                    _("places"),
+                    _("period"),
+                    _("observed"),
+                    _("expected"),
+                    _("relative risk"),
+                ],
                 [
                     [
                         s.get("category", ""),
                         s.get("places", "")
                         if isinstance(s.get("places"), str)
                         else ", ".join(map(str, s.get("places") or [])),
+                        s.get("period", ""),
                         s.get("observed"),
                         s.get("expected"),
                         s.get("relative_risk"),

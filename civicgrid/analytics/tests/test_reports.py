@@ -447,3 +447,33 @@ def test_the_demo_year_of_reports(places, monkeypatch):
     assert "reports to make" in lines[0]
     with pytest.raises(RuntimeError):
         demo.generate_demo_analytics(progress=None)
+
+
+def test_the_daily_report_carries_the_early_warning_signals(places, personas, login, monkeypatch):
+    from civicgrid.warning import selectors as warning_selectors
+
+    calls = []
+
+    def fake(since, until, region_code=""):
+        calls.append((since, until, region_code))
+        return [
+            {
+                "id": 1,
+                "category": "废弃车辆（僵尸车）",
+                "places": "梨洲街道",
+                "period": "2026-10-01–2026-10-14",
+                "observed": 9,
+                "expected": 2.1,
+                "relative_risk": 4.29,
+                "recurrence_days": 400,
+                "state": "new",
+                "url": "/warning/1/",
+            }
+        ]
+
+    monkeypatch.setattr(warning_selectors, "signals_for_report", fake)
+    report = daily(places.lizhou)
+    assert calls == [(DAY, DAY, "330281001")]
+    assert report.content["signals"][0]["relative_risk"] == 4.29
+    page = login(personas.lizhou).get(f"/reports/{report.pk}/").content.decode()
+    assert "4.29" in page and "2026-10-01–2026-10-14" in page
