@@ -181,8 +181,9 @@ VISIBILITY: dict[str, Rule] = {
     "typical": scoped("cases.view", "typical", ancestors=True),
     "nomination": scoped("cases.view", "nomination"),
     "worker": scoped("cases.view", "worker"),
-    # a township's row in a statistics export: shown to those whose places overlap it
-    "town": scoped("cases.view", "town", ancestors=True),
+    # a township's row in a statistics export: shown to those who see or report cases in a
+    # place overlapping it (a member's row is their own reports')
+    "town": scoped(("cases.view", "cases.report"), "town", ancestors=True),
     "grid": scoped("regions.view", "grid"),
     "target": scoped("cases.report", "target"),
 }
