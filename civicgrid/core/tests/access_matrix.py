@@ -186,6 +186,7 @@ VISIBILITY: dict[str, Rule] = {
     "town": scoped(("cases.view", "cases.report"), "town", ancestors=True),
     "grid": scoped("regions.view", "grid"),
     "target": scoped("cases.report", "target"),
+    "signal": scoped("warning.view", "signal"),
 }
 
 # --------------------------------------------------------------------------- known leaks
@@ -949,9 +950,9 @@ ENTRIES: list[E] = [
         query={"region": O("town")},
     ),
     # ---- early warning (issue 9)
-    E("warning_list", perm("warning.view"), group="warning"),
+    E("warning_list", perm("warning.view"), group="warning", lists="signal"),
     E("warning_export", perm("warning.view"), {"fmt": CSV}, group="warning"),
-    E("warning_map_open", perm("warning.view"), group="warning"),
+    E("warning_map_open", perm("warning.view"), group="warning", lists="signal"),
     E("warning_settings", perm("warning.configure"), group="warning"),
     E(
         "warning_setting_edit",

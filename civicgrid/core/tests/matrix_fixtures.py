@@ -574,7 +574,7 @@ def _late_apps(w: World) -> None:
         found = {}
         for side, grid in (("A", grid_a), ("B", grid_b)):
             made = Signal.objects.filter(region_code__startswith=grid.code[:9]).latest("pk")
-            found[side] = Obj(made.pk, made.region_code, instance=made)
+            found[side] = Obj(made.pk, made.region_code, marks=(f"/warnings/{made.pk}/",))
         return found
 
     def run():
