@@ -2,13 +2,14 @@
 
 from django.urls import re_path
 
-from civicgrid.open311 import views
+from civicgrid.open311 import openapi, views
 
 app_name = "open311"
 
 _FORMAT = r"\.(?P<fmt>[^./]+)$"
 
 urlpatterns = [
+    re_path(r"^openapi\.json$", openapi.openapi_view, name="openapi"),
     re_path(r"^media/(?P<pk>\d+)$", views.photo, name="photo"),
     re_path(r"^discovery" + _FORMAT, views.discovery, name="discovery"),
     re_path(r"^services" + _FORMAT, views.services, name="services"),
