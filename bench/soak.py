@@ -216,6 +216,9 @@ def main() -> int:
     else:
         url = f"sqlite:///{workdir / 'soak.sqlite3'}"
     server = Server(url, workdir)
+    # The per-token API rate limit (600 a minute) would throttle the command room's polling:
+    # this measures capacity, not the limit.
+    server.env["CIVICGRID_API_RATE_PER_MINUTE"] = "1000000"
     print(
         f"database {url.split('@')[-1]}: migrating and loading the small demo county …", flush=True
     )
