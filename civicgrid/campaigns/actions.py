@@ -504,6 +504,8 @@ def do_add_targets_from_csv(campaign: Campaign, *, actor, data) -> list[Campaign
                 continue
         else:
             raise ValidationError(_("The file is not UTF-8 or GB18030 text."))
+    if "\x00" in data:  # no text column can hold it (PostgreSQL refuses it)
+        raise ValidationError(_("The file is not a CSV table: %s") % "NUL (0x00)")
     try:
         reader = list(csv.reader(io.StringIO(data)))
     except csv.Error as exc:

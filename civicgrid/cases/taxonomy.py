@@ -66,6 +66,16 @@ def _validate(rows: list[dict]) -> list[str]:
             )
         if not (row.get("name") or "").strip():
             problem(number, code, _("the name is empty"))
+        for column in ("name", "name_en", *_LIMIT_COLUMNS):
+            limit = Category._meta.get_field(column).max_length
+            if len((row.get(column) or "").strip()) > limit:
+                problem(
+                    number,
+                    code,
+                    _("%(column)s is longer than %(limit)d characters"),
+                    column=column,
+                    limit=limit,
+                )
         level = (row.get("default_level") or "").strip()
         if level and level not in Level.values:
             problem(number, code, _("unknown level %(level)s"), level=level)
@@ -100,6 +110,8 @@ def do_import_categories(text: str, *, actor) -> dict[str, int]:
         rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     except csv.Error as exc:  # e.g. a cell longer than the csv module's field limit
         raise ValidationError(_("The file is not a CSV table: %s") % exc) from None
+    if "\x00" in text:  # no text column can hold it (PostgreSQL refuses it)
+        raise ValidationError(_("The file is not a CSV table: %s") % "NUL (0x00)")
     missing = [c for c in COLUMNS if rows and c not in rows[0]]
     if not rows or missing:
         raise ValidationError(_("The file needs the columns: %s") % ", ".join(COLUMNS))

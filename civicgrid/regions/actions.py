@@ -266,6 +266,32 @@ def do_import_grids(features: list[dict], *, actor, skip_bad: bool = False) -> G
             report.add_problem(
                 index, "out_of_scope", _("You may not change grid %(code)s.") % {"code": code}
             )
+    # Kind, purpose and name are checked before anything is written, so that without
+    # ``skip_bad`` a bad one refuses the whole file (and a name fits its column).
+    for index, feature in enumerate(features):
+        if index in bad:
+            continue
+        props = feature.get("properties") or {}
+        kind = props.get("kind") or Grid.Kind.BASIC
+        purpose = props.get("purpose") or ""
+        name = props.get("name") or codes[index]
+        if (
+            kind not in Grid.Kind.values
+            or kind == Grid.Kind.MICRO
+            or purpose not in Grid.Purpose.values
+            or (kind == Grid.Kind.DEDICATED) != bool(purpose)
+        ):
+            bad.add(index)
+            report.add_problem(
+                index,
+                "bad_kind",
+                _("Unknown kind or purpose (a dedicated grid, and only it, has a purpose)."),
+            )
+        elif not isinstance(name, str) or len(name) > 100 or "\x00" in name:
+            bad.add(index)
+            report.add_problem(
+                index, "bad_name", _("The name must be text of at most 100 characters.")
+            )
     if (bad or report.gaps) and not skip_bad:
         return result
     with transaction.atomic():

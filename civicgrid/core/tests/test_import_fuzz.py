@@ -24,6 +24,7 @@ import io
 import json
 import math
 import os
+import re
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -140,14 +141,17 @@ def _csv_text(rows) -> str:
     return out.getvalue()
 
 
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _xlsx(rows) -> bytes:
+    """An .xlsx of the rows (characters a workbook cannot hold are left out)."""
     from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     book = Workbook()
     sheet = book.active
     for row in rows:
-        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", c) if isinstance(c, str) else c for c in row])
+        sheet.append([NOT_XML.sub("", c) if isinstance(c, str) else c for c in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -358,6 +362,9 @@ def _shipped_rows():
         return list(csv.reader(handle))
 
 
+TEXT_COLUMNS = {"name", "name_en", "acceptance_criteria", "closing_criteria", "sign_limit"}
+
+
 @st.composite
 def taxonomies(draw):
     """The shipped taxonomy's header and a few of its rows (plus a new leaf), cells mutated."""
@@ -370,10 +377,19 @@ def taxonomies(draw):
         rows.append(
             [top[0] + "99" if i == 0 else top[0] if i == 1 else c for i, c in enumerate(top)]
         )
+    text_columns = [i for i, c in enumerate(header) if c in TEXT_COLUMNS]
     for row in rows:
         for _ in range(draw(st.integers(0, 3))):
-            if row:
-                row[draw(st.integers(0, len(row) - 1))] = draw(st.sampled_from(PAYLOADS))
+            if not row:
+                continue
+            # Half the time only a free-text cell is odd, so the row passes the checks and
+            # reaches the database.
+            if draw(st.booleans()) and text_columns:
+                at = draw(st.sampled_from(text_columns))
+            else:
+                at = draw(st.integers(0, len(row) - 1))
+            if at < len(row):
+                row[at] = draw(st.sampled_from(PAYLOADS))
         if not draw(st.integers(0, 2)):
             del row[draw(st.integers(0, max(len(row) - 1, 0))) :]  # a short row
     shape = draw(st.integers(0, 9))
@@ -572,6 +588,8 @@ def test_odd_grid_files_change_nothing_unless_imported(personas, tmp_path):
                     result = do_import_grids(found, actor=actor, skip_bad=skip_bad)
                     if not result.applied:
                         raise ValidationError("not applied")
+                    # All or nothing: without skip_bad, nothing is left out of an import.
+                    assert skip_bad or not result.skipped, result.report.lines()
                 else:
                     collection = {"type": "FeatureCollection", "features": found}
                     text = json.dumps(collection, ensure_ascii=False)  # NaN stays NaN
@@ -605,3 +623,64 @@ def test_odd_grid_files_change_nothing_unless_imported(personas, tmp_path):
 
     load()
     assert seen["refused"], seen
+
+
+# --------------------------------------------------------------------------- found by the fuzz
+
+
+@pytest.mark.django_db
+def test_the_odd_cells_the_fuzz_found_are_refused_with_a_message(personas, tmp_path):
+    """Each of these once made a 500 or an unexpected exception (most on PostgreSQL only)."""
+    from civicgrid.campaigns.models import CampaignTarget
+    from civicgrid.campaigns.tests.conftest import Campaigns
+    from civicgrid.cases.taxonomy import COLUMNS, do_import_categories
+    from civicgrid.regions.actions import do_import_grids
+    from civicgrid.regions.models import Grid
+
+    header = ",".join(COLUMNS)
+    for body in [
+        "98,,市\x00容,,,,,,,,,,",  # NUL
+        "98,," + "x" * 61 + ",,,,,,,,,,",  # longer than the name column
+        "98,,市容,,,,123456789d,,,,,,",  # longer than the limit column
+        "98,,市容",  # a short row
+        "98,," + HUGE + ",,,,,,,,,,",  # over the csv module's field limit
+    ]:
+        before = _taxonomy_state()
+        try:
+            do_import_categories(f"{header}\n{body}\n", actor=personas.admin)
+        except ValidationError:
+            assert _taxonomy_state() == before
+        else:
+            assert body == "98,,市容", body  # a short row without departments is fine
+
+    world = Campaigns(personas)
+    campaign = world.campaign()
+    client = Client(raise_request_exception=False)
+    client.force_login(personas.county)
+    for row in [f"车辆,a\x00b,{world.grid.code}", "车辆,a,\x00"]:
+        data = f"type,object,grid_code\n{row}\n".encode()
+        before = CampaignTarget.objects.count()
+        response = client.post(
+            f"/campaigns/{campaign.pk}/targets/import/",
+            {"file": SimpleUploadedFile("t.csv", data, "text/csv")},
+        )
+        assert response.status_code == 200 and b"NUL" in response.content
+        assert CampaignTarget.objects.count() == before
+
+    grid = (
+        Grid.objects.filter(code__startswith="330281001", kind=Grid.Kind.BASIC, active=True)
+        .exclude(geometry=None)
+        .order_by("code")
+        .first()
+    )
+    for properties in [{"name": "a\x00b"}, {"name": "x" * 101}, {"kind": "nonsense"}]:
+        feature = {
+            "type": "Feature",
+            "properties": {"code": grid.code, **properties},
+            "geometry": grid.geometry,
+        }
+        before = _grid_state()
+        for skip_bad in (False, True):
+            result = do_import_grids([feature, 1], actor=personas.county, skip_bad=skip_bad)
+            assert grid.code in [p.feature_code for p in result.report.problems]
+            assert _grid_state() == before
