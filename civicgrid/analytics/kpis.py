@@ -31,13 +31,13 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    FilteredRelation,
     FloatField,
     Func,
     IntegerField,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
 )
@@ -516,14 +516,17 @@ def _lead_cases(department_id: int):
     ).values("case_id")
 
 
-def _lead_department_code(case_ref: str):
-    """The code of the case's active lead department (a correlated subquery)."""
-    Assignment = apps.get_model("cases", "Assignment")
-    return Subquery(
-        Assignment.objects.filter(case_id=OuterRef(case_ref), role="lead", active=True).values(
-            "department__code"
-        )[:1]
-    )
+def _lead_department_code(case_path: str) -> dict:
+    """Annotations giving ``key``: the code of the case's active lead department, by one LEFT
+    JOIN of the lead assignment (``case_path``: "" from a case, "case" from a row hanging off
+    one). A case has at most one active lead — a dispatch deactivates the case's assignments
+    before creating the new ones (``cases.actions``) — so the join keeps one row per row."""
+    assignments = f"{case_path}__assignments" if case_path else "assignments"
+    lead = Q(**{f"{assignments}__role": "lead", f"{assignments}__active": True})
+    return {
+        "active_lead": FilteredRelation(assignments, condition=lead),
+        "key": F("active_lead__department__code"),
+    }
 
 
 def _visible_cases(user):
@@ -536,8 +539,16 @@ def _visible_cases(user):
 _REGION_LENGTH = {"town": 9, "village": 12, "grid": 15}
 
 
+def _group_key(source: str, group: str | None) -> dict | None:
+    """The annotations giving the ``key`` a source's rows are grouped by (with the join it
+    needs, for a department), or None if the grouping does not apply to the source."""
+    key = _group_expression(source, group)
+    if key is None or isinstance(key, dict):
+        return key
+    return {"key": key}
+
+
 def _group_expression(source: str, group: str | None):
-    """The expression a source's rows are grouped by, or None if the grouping does not apply."""
     if group is None:
         return Value("")
     region = {
@@ -555,12 +566,12 @@ def _group_expression(source: str, group: str | None):
         return Substr(region, 1, _REGION_LENGTH[group])
     if group == "department":
         return {
-            "cases": _lead_department_code("pk"),
-            "hours": _lead_department_code("pk"),
+            "cases": _lead_department_code(""),
+            "hours": _lead_department_code(""),
             "assignments": F("department__code"),
-            "verifications": _lead_department_code("case_id"),
-            "reporters": _lead_department_code("case_id"),
-            "campaign_checks": _lead_department_code("case_id"),
+            "verifications": _lead_department_code("case"),
+            "reporters": _lead_department_code("case"),
+            "campaign_checks": _lead_department_code("case"),
             "disputes": F("department__code"),
         }.get(source)
     if group == "category":
@@ -614,7 +625,7 @@ def _src_cases(f: _Filter, key) -> list[dict]:
     accepted = Q(accepted_at__isnull=False)
     return list(
         _cases(f)
-        .annotate(key=key)
+        .annotate(**key)
         .values("key")
         .annotate(
             intake=Count("id"),
@@ -664,11 +675,13 @@ class _LocalClock(Func):
         return f"({local} {op} 86400)", [*params, self.offset]
 
     def as_postgresql(self, compiler, connection, **extra):
+        # date_part gives a double precision; EXTRACT gives a numeric since PostgreSQL 14,
+        # several times slower to compute on every row (microseconds are kept either way).
         sql, params = compiler.compile(self.source_expressions[0])
-        local = f"(EXTRACT(EPOCH FROM {sql}) + %s)"
+        local = f"(date_part('epoch', {sql}) + %s)"
         if self.part == "day":
             return f"FLOOR({local} / 86400)::integer", [*params, self.offset]
-        return f"MOD({local}, 86400)::double precision", [*params, self.offset]
+        return f"({local} - 86400 * FLOOR({local} / 86400))", [*params, self.offset] * 2
 
 
 def _fixed_offset(tz, since: datetime, until: datetime) -> int | None:
@@ -723,7 +736,7 @@ def _src_hours(f: _Filter, key) -> list[dict]:
         t_a = _seconds_of_day("accepted_at", calendar.tz)
         t_b = _seconds_of_day("closed_at", calendar.tz)
     rows = (
-        rows.annotate(key=key, day_a=day_a, day_b=day_b)
+        rows.annotate(**key, day_a=day_a, day_b=day_b)
         .values("key", "day_a", "day_b")
         .annotate(
             n=Count("id"),
@@ -784,7 +797,7 @@ def _src_assignments(f: _Filter, key) -> list[dict]:
     if f.department_given:
         rows = rows.filter(department_id=f.department_id)
     return list(
-        rows.annotate(key=key)
+        rows.annotate(**key)
         .values("key")
         .annotate(
             dispatched=Count("id"),
@@ -799,7 +812,7 @@ def _src_assignments(f: _Filter, key) -> list[dict]:
 def _src_verifications(f: _Filter, key) -> list[dict]:
     rows = _case_related("cases.CaseAction", f).filter(action__in=["verify_pass", "verify_fail"])
     return list(
-        rows.annotate(key=key)
+        rows.annotate(**key)
         .values("key")
         .annotate(
             verified=Count("id"),
@@ -814,7 +827,8 @@ def _src_reporters(f: _Filter, key) -> list[dict]:
     rows = _case_related("cases.CaseReporter", f, by_case_time=False).filter(
         created__gte=f.since, created__lt=f.until, channel__in=PUBLIC_CHANNELS
     )
-    # Two EXISTS (same phone, same account) rather than one with OR: each can use its index.
+    # Two EXISTS (same phone, same account) rather than one with OR: each can use its index
+    # (``phone_hash, created`` and ``user, created``: bounded by the 30 days).
     earlier = CaseReporter.objects.filter(
         channel__in=PUBLIC_CHANNELS,
         case__category_id=OuterRef("case__category_id"),
@@ -824,11 +838,17 @@ def _src_reporters(f: _Filter, key) -> list[dict]:
     by_phone = earlier.filter(phone_hash=OuterRef("phone_hash")).exclude(phone_hash="")
     by_account = earlier.filter(user_id=OuterRef("user_id"))
     return list(
-        rows.annotate(key=key, by_phone=Exists(by_phone), by_account=Exists(by_account))
+        rows.annotate(**key, by_phone=Exists(by_phone), by_account=Exists(by_account))
         .values("key")
         .annotate(
             reports=Count("id"),
-            repeats=Count("id", filter=Q(by_phone=True) | Q(by_account=True)),
+            # A report without a phone (or an account) is not looked up by it: the look-up
+            # would walk every other report without one before finding it excluded.
+            repeats=Count(
+                "id",
+                filter=(~Q(phone_hash="") & Q(by_phone=True))
+                | (Q(user_id__isnull=False) & Q(by_account=True)),
+            ),
         )
         .order_by()
     )
@@ -849,7 +869,7 @@ def _src_visits(f: _Filter, key) -> list[dict]:
     if f.region_code:
         rows = rows.filter(region_code__startswith=f.region_code)
     return list(
-        rows.annotate(key=key)
+        rows.annotate(**key)
         .values("key")
         .annotate(
             visits_due=Count("id"),
@@ -872,7 +892,7 @@ def _src_campaign_targets(f: _Filter, key) -> list[dict]:
     if f.region_code:
         rows = rows.filter(region_code__startswith=f.region_code)
     return list(
-        rows.annotate(key=key)
+        rows.annotate(**key)
         .values("key")
         .annotate(
             targets=Count("id"),
@@ -893,7 +913,7 @@ def _src_campaign_checks(f: _Filter, key) -> list[dict]:
     if f.department_given:
         rows = rows.filter(case_id__in=_lead_cases(f.department_id))
     return list(
-        rows.annotate(key=key)
+        rows.annotate(**key)
         .values("key")
         .annotate(
             hazards=Count("id"),
@@ -915,7 +935,7 @@ def _src_disputes(f: _Filter, key) -> list[dict]:
     if f.department_given:
         rows = rows.filter(department_id=f.department_id)
     return list(
-        rows.annotate(key=key)
+        rows.annotate(**key)
         .values("key")
         .annotate(
             concluded=Count("id", filter=Q(outcome__in=CONCLUDED_OUTCOMES)),
@@ -971,7 +991,7 @@ def counters_by(
     for source in _SOURCES:
         if source not in sources:
             continue
-        key = _group_expression(source, group)
+        key = _group_key(source, group)
         if key is None:  # the grouping does not apply to this source (visits by category …)
             continue
         for row in _SOURCES[source](f, key):
