@@ -103,20 +103,20 @@ JUNK = [
 ]
 
 
-def cells(valid):
-    """A cell: one of the column's good values, or an odd one."""
-    return st.one_of(
-        st.sampled_from(valid) if valid else st.nothing(),
-        st.sampled_from(PAYLOADS),
-        st.text(max_size=30),
-    )
+@st.composite
+def cells(draw, valid):
+    """A cell: mostly one of the column's good values (so that rows get through the checks
+    and reach the database), otherwise an odd one."""
+    if valid and draw(st.integers(0, 3)):
+        return draw(st.sampled_from(valid))
+    return draw(st.one_of(st.sampled_from(PAYLOADS), st.text(max_size=30)))
 
 
 @st.composite
 def tables(draw, columns: dict[str, list]):
     """A header (the columns, with some missing, duplicated, renamed or added) and rows."""
     names = list(columns)
-    header = [n for n in names if draw(st.integers(0, 7))]  # sometimes a column is missing
+    header = [n for n in names if draw(st.integers(0, 15))]  # sometimes a column is missing
     if draw(st.booleans()):
         header = draw(st.permutations(header))
     if header and not draw(st.integers(0, 5)):
@@ -124,8 +124,14 @@ def tables(draw, columns: dict[str, list]):
     if not draw(st.integers(0, 4)):
         header.append(draw(st.sampled_from(PAYLOADS)))  # an extra, odd column
     rows = []
+    near_valid = draw(st.booleans())  # good rows with one odd cell each, or any cells
     for _ in range(draw(st.integers(0, 4))):
-        row = [draw(cells(columns.get(name, []))) for name in header]
+        if near_valid:
+            row = [draw(st.sampled_from(columns.get(name) or PAYLOADS)) for name in header]
+            if row and draw(st.booleans()):
+                row[draw(st.integers(0, len(row) - 1))] = draw(st.sampled_from(PAYLOADS))
+        else:
+            row = [draw(cells(columns.get(name, []))) for name in header]
         shape = draw(st.integers(0, 9))
         if shape == 0 and row:
             row = row[:-1]  # a short row
@@ -166,7 +172,7 @@ def files(draw, columns: dict[str, list], *, xlsx: bool = True):
     )
     kind = draw(st.sampled_from(kinds))
     if kind == "csv":
-        encoding = draw(st.sampled_from(ENCODINGS))
+        encoding = draw(st.sampled_from(["utf-8", "utf-8", "gb18030", *ENCODINGS]))
         return "data.csv", _csv_text(rows).encode(encoding, errors="replace")
     if kind == "invalid-utf8":
         data = bytearray(_csv_text(rows).encode("utf-8"))
@@ -370,7 +376,8 @@ def taxonomies(draw):
     """The shipped taxonomy's header and a few of its rows (plus a new leaf), cells mutated."""
     shipped = _shipped_rows()
     header, body = list(shipped[0]), shipped[1:]
-    first = draw(st.integers(0, len(body) - 3))
+    # A top-level category and the ones after it (its children come first in the file).
+    first = draw(st.sampled_from([i for i, r in enumerate(body) if not r[1]]))
     rows = [list(r) for r in body[first : first + draw(st.integers(0, 3))]]
     if draw(st.booleans()):
         top = body[0]
@@ -379,7 +386,7 @@ def taxonomies(draw):
         )
     text_columns = [i for i, c in enumerate(header) if c in TEXT_COLUMNS]
     for row in rows:
-        for _ in range(draw(st.integers(0, 3))):
+        for _ in range(draw(st.sampled_from([0, 0, 1, 1, 2, 3]))):
             if not row:
                 continue
             # Half the time only a free-text cell is odd, so the row passes the checks and
@@ -390,7 +397,7 @@ def taxonomies(draw):
                 at = draw(st.integers(0, len(row) - 1))
             if at < len(row):
                 row[at] = draw(st.sampled_from(PAYLOADS))
-        if not draw(st.integers(0, 2)):
+        if not draw(st.integers(0, 4)):
             del row[draw(st.integers(0, max(len(row) - 1, 0))) :]  # a short row
     shape = draw(st.integers(0, 9))
     if shape == 0:
