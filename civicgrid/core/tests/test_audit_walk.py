@@ -59,8 +59,8 @@ UNAUDITED = {
 }
 
 # FINDINGS (issue 12, item 5): actions that change data without an audit event and should
-# record one. They are not exceptions: ``test_the_known_gaps_are_still_open`` fails as soon as
-# one is fixed, so that it is taken off this list.
+# record one. They are not exceptions: ``test_the_exceptions_are_real_and_still_needed`` fails
+# as soon as one is fixed, so that it is taken off this list.
 KNOWN_GAPS = {
     # Keeps an uploaded file holding clear ID and phone numbers (sealed) and creates its run:
     # who brought which personal-data file into the system is not in the audit trail.
