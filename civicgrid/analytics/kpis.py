@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache, partial
 
 from django.apps import apps
 from django.db.models import (
@@ -746,10 +747,11 @@ def _src_hours(f: _Filter, key) -> list[dict]:
         .order_by()
     )
     totals: dict = defaultdict(lambda: {"hours": 0.0, "timed": 0})
+    days = cache(partial(_days, calendar))
     for row in rows:
         total = totals[row["key"]]
         total["timed"] += row["n"]
-        total["hours"] += _working_hours(calendar, row)
+        total["hours"] += _working_hours(calendar, row, days)
     return [{"key": k, **v} for k, v in totals.items()]
 
 
@@ -762,33 +764,40 @@ def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def _working_hours(calendar, row) -> float:
+def _working_hours(calendar, row, days=None) -> float:
     """Working hours of ``n`` intervals starting on day A and ending on day B, from the sums.
 
     For one interval: if A == B, worked(b) − worked(a) on a working day, else 0; otherwise
     (a working day A: hours of a day − worked(a)) + whole working days strictly between ×
     hours of a day + (a working day B: worked(b)). Linear in worked(a) and worked(b), so the
     sums over the group give the exact total — the same figure as summing
-    ``WorkingCalendar.working_hours_between`` case by case.
+    ``WorkingCalendar.working_hours_between`` case by case. ``days``: ``_days(calendar, A,
+    B)``, cached by the caller (the groups share their pairs of days).
     """
     n = row["n"]
     day_a, day_b = _as_date(row["day_a"]), _as_date(row["day_b"])
     a, b = float(row["worked_a"] or 0) / 3600, float(row["worked_b"] or 0) / 3600
+    working_a, working_b, between = (days or partial(_days, calendar))(day_a, day_b)
     if day_a == day_b:
-        return b - a if calendar.is_working_day(day_a) else 0.0
+        return b - a if working_a else 0.0
     hours = 0.0
-    if calendar.is_working_day(day_a):
+    if working_a:
         hours += n * calendar.hours_per_day - a
-    if calendar.is_working_day(day_b):
+    if working_b:
         hours += b
+    return hours + n * between
+
+
+def _days(calendar, day_a: date, day_b: date) -> tuple[bool, bool, float]:
+    """(day A is a working day, day B is, working hours of the whole days strictly between)."""
+    between = 0.0
     if (day_b - day_a).days > 1:
         tz = calendar.tz
         between = calendar.working_hours_between(
             datetime.combine(day_a + timedelta(days=1), time.min, tzinfo=tz),
             datetime.combine(day_b, time.min, tzinfo=tz),
         )
-        hours += n * between
-    return hours
+    return calendar.is_working_day(day_a), calendar.is_working_day(day_b), between
 
 
 def _src_assignments(f: _Filter, key) -> list[dict]:

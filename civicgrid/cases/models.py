@@ -192,6 +192,25 @@ class Case(models.Model):
         indexes = [
             models.Index(fields=["state", "resolve_deadline"]),
             models.Index(fields=["category", "state", "created"]),
+            # The KPIs (analytics.kpis) read a period's cases from this index alone (an
+            # index-only scan, on PostgreSQL and SQLite): every column their aggregates use.
+            models.Index(
+                fields=[
+                    "created",
+                    "region_code",
+                    "category",
+                    "state",
+                    "accepted_at",
+                    "closed_at",
+                    "resolve_deadline",
+                    "escalation_count",
+                    "satisfaction",
+                    "level",
+                    "hard_case",
+                    "id",
+                ],
+                name="cases_case_kpi_cohort",
+            ),
         ]
 
     def __str__(self):
@@ -327,7 +346,15 @@ class Assignment(models.Model):
     class Meta:
         verbose_name = _("assignment")
         verbose_name_plural = _("assignments")
-        indexes = [models.Index(fields=["department", "active", "state"])]
+        indexes = [
+            models.Index(fields=["department", "active", "state"]),
+            # A case's active lead department (analytics.kpis groups the cases by it).
+            models.Index(
+                fields=["case", "department"],
+                condition=models.Q(role="lead", active=True),
+                name="cases_assign_active_lead",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.case_id} → {self.department_id} ({self.role})"
