@@ -257,6 +257,20 @@ def do_upload_file(
             rows_total=table.total,
         )
         ImportFile.objects.create(run=run, content=content)
+        # Who brought which file of personal data into the system (names and sizes only).
+        record_event(
+            "datahub.upload",
+            actor=actor,
+            target=run,
+            scope_code=run.region_code,
+            after={
+                "source": source.name if source is not None else source_name,
+                "target": target,
+                "file": run.file_name,
+                "bytes": run.file_size,
+                "rows": run.rows_total,
+            },
+        )
     return run
 
 
@@ -542,6 +556,13 @@ def do_cancel_run(run: ImportRun, *, actor) -> ImportRun:
     with transaction.atomic():
         run = _transition(run, "cancel", actor=actor, finished_at=timezone.now())
         ImportFile.objects.filter(run=run).delete()
+        record_event(
+            "datahub.cancel",
+            actor=actor,
+            target=run,
+            scope_code=run.region_code,
+            after={"file": run.file_name, "state": run.state, "file_deleted": True},
+        )
     _last_plan.take(run, actor)  # forget its plan
     return run
 

@@ -123,7 +123,10 @@ def test_an_import_with_a_bad_row_writes_nothing_unless_bad_rows_are_skipped(per
     event = AuditEvent.objects.get(action="datahub.import")
     assert event.after["new"] == 1 and event.after["errors"] == 1
     assert id_number("19800101", 21) not in str(event.after) and "张三" not in str(event.after)
-    assert AuditEvent.objects.count() == events + 1
+    # The upload and the import; the dry runs and the failed try leave no event.
+    assert AuditEvent.objects.count() == events + 2
+    upload = AuditEvent.objects.get(action="datahub.upload")
+    assert upload.after["file"] == run.file_name and "张三" not in str(upload.after)
     assert not ImportFile.objects.filter(run=run).exists()  # the file is not kept
 
 
