@@ -44,15 +44,24 @@ AREA_LEVELS = {"township": 9, "village": 12, "grid": 15}
 
 
 def campaigns_visible_to(user) -> QuerySet[Campaign]:
-    """Campaigns covering any place the user sees cases in (or organised above it)."""
+    """Campaigns covering any place the user sees cases in (or organised above it). Through
+    their places only: a department's staff see the cases routed to their department, not
+    every campaign of its area with its targets and checks."""
     areas = restrict(
         CampaignArea.objects.all(),
         user,
         "cases.view",
         region_field="code",
         include_ancestors=True,
+        department_grants=False,
     )
-    organised = restrict(Campaign.objects.all(), user, "cases.view", region_field="region_code")
+    organised = restrict(
+        Campaign.objects.all(),
+        user,
+        "cases.view",
+        region_field="region_code",
+        department_grants=False,
+    )
     return Campaign.objects.filter(
         Q(pk__in=areas.values("campaign_id")) | Q(pk__in=organised.values("pk"))
     )
@@ -73,11 +82,23 @@ def access_campaign(user, pk) -> Campaign:
 
 
 def targets_visible_to(user) -> QuerySet[CampaignTarget]:
-    return restrict(CampaignTarget.objects.all(), user, "cases.view", region_field="region_code")
+    return restrict(
+        CampaignTarget.objects.all(),
+        user,
+        "cases.view",
+        region_field="region_code",
+        department_grants=False,  # as for the campaigns themselves
+    )
 
 
 def checks_visible_to(user) -> QuerySet[CampaignCheck]:
-    return restrict(CampaignCheck.objects.all(), user, "cases.view", region_field="region_code")
+    return restrict(
+        CampaignCheck.objects.all(),
+        user,
+        "cases.view",
+        region_field="region_code",
+        department_grants=False,
+    )
 
 
 def access_target(user, pk) -> CampaignTarget:

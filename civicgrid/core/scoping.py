@@ -91,11 +91,15 @@ def restrict(
     region_field: str | None = None,
     department_field: str | None = None,
     include_ancestors: bool = False,
+    department_grants: bool = True,
 ) -> QuerySet:
     """The rows of ``queryset`` that ``user`` may touch with ``permission``.
 
     ``include_ancestors`` also admits rows at the regions above the user's places (a county
-    department serves every township in it).
+    department serves every township in it). ``department_grants=False`` ignores the grants
+    a person holds for a department: rows reached only through places (a department's
+    staff hold ``cases.view`` over their department's whole area, for the cases routed to
+    them — not for everything else placed there).
     """
     scope = scope_for(user)
     if scope.superuser:
@@ -104,6 +108,8 @@ def restrict(
     matched = False
     for grant in scope.grants:
         if permission not in grant.permissions:
+            continue
+        if not department_grants and grant.department_id is not None:
             continue
         if department_field and grant.department_id is not None:
             # A department's staff reach rows through their department, not their area.

@@ -45,7 +45,16 @@ approval_towns = county_codes
 
 
 def nominations_visible_to(user):
-    return restrict(Nomination.objects.all(), user, "cases.view", region_field="region_code")
+    """Nominations of the places the user sees cases in — through places only: a
+    department's staff are not in the reward chain and would otherwise read every
+    nomination of their department's area (evidence, amounts, who was paid)."""
+    return restrict(
+        Nomination.objects.all(),
+        user,
+        "cases.view",
+        region_field="region_code",
+        department_grants=False,
+    )
 
 
 def queue_for(user, level: str):

@@ -192,18 +192,6 @@ VISIBILITY: dict[str, Rule] = {
 # --------------------------------------------------------------------------- known leaks
 # Reported to the integrator (session 16); their cells are checked by ``test_known_leak``.
 DEPARTMENTS = ("police", "market")
-LEAK_CAMPAIGN = (
-    "department handlers (police, market) see every campaign of the county with its targets "
-    "and checks (campaigns.selectors restricts by region only, so a county department's grant "
-    "reaches the whole county), though they see only the cases routed to them"
-)
-LEAK_NOMINATION = (
-    "department handlers (police, market) read every nomination of the county: case code, "
-    "category, township, evidence, amounts, who nominated and was paid "
-    "(incentives.selectors.nominations_visible_to restricts by region only), for cases they "
-    "cannot open"
-)
-
 # --------------------------------------------------------------------------- pages
 ENTRIES: list[E] = [
     # ---- web: home, profile, inbox
@@ -367,8 +355,6 @@ ENTRIES: list[E] = [
         LOGIN_ONLY,
         group="campaigns",
         lists="campaign",
-        leak=LEAK_CAMPAIGN,
-        leaky=DEPARTMENTS,
     ),
     E(
         "campaign_export",
@@ -376,8 +362,6 @@ ENTRIES: list[E] = [
         {"fmt": CSV},
         group="campaigns",
         lists="campaign",
-        leak=LEAK_CAMPAIGN,
-        leaky=DEPARTMENTS,
     ),
     E("campaign_create", perm("cases.supervise"), group="campaigns", writes=True),
     E(
@@ -401,24 +385,18 @@ ENTRIES: list[E] = [
         {"pk": O("target")},
         group="campaigns",
         writes=True,
-        leak=LEAK_CAMPAIGN,
-        leaky=DEPARTMENTS,
     ),
     E(
         "campaign_check_detail",
         scoped("cases.view", "check"),
         {"pk": O("check")},
         group="campaigns",
-        leak=LEAK_CAMPAIGN,
-        leaky=DEPARTMENTS,
     ),
     E(
         "campaign_detail",
         scoped("cases.view", "campaign", ancestors=True),
         {"pk": O("campaign")},
         group="campaigns",
-        leak=LEAK_CAMPAIGN,
-        leaky=DEPARTMENTS,
     ),
     E(
         "campaign_act",
@@ -427,8 +405,6 @@ ENTRIES: list[E] = [
         group="campaigns",
         get=False,
         writes=True,
-        leak=LEAK_CAMPAIGN,
-        leaky=DEPARTMENTS,
     ),
     E(
         "campaign_add_target",
@@ -437,8 +413,6 @@ ENTRIES: list[E] = [
         group="campaigns",
         get=False,
         writes=True,
-        leak=LEAK_CAMPAIGN,
-        leaky=DEPARTMENTS,
     ),
     E(
         "campaign_import_targets",
@@ -447,24 +421,18 @@ ENTRIES: list[E] = [
         group="campaigns",
         get=False,
         writes=True,
-        leak=LEAK_CAMPAIGN,
-        leaky=DEPARTMENTS,
     ),
     E(
         "campaign_progress_export",
         scoped("cases.view", "campaign", ancestors=True),
         {"pk": O("campaign"), "fmt": CSV},
         group="campaigns",
-        leak=LEAK_CAMPAIGN,
-        leaky=DEPARTMENTS,
     ),
     E(
         "campaign_targets_export",
         scoped("cases.view", "campaign", ancestors=True),
         {"pk": O("campaign"), "fmt": CSV},
         group="campaigns",
-        leak=LEAK_CAMPAIGN,
-        leaky=DEPARTMENTS,
     ),
     # ---- co-governance
     E("cogovernance_register", PUBLIC, group="co-governance", login_required=False),
@@ -741,8 +709,6 @@ ENTRIES: list[E] = [
         LOGIN_ONLY,
         group="rewards",
         lists="nomination",
-        leak=LEAK_NOMINATION,
-        leaky=DEPARTMENTS,
     ),
     E(
         "incentives_nominations_export",
@@ -750,8 +716,6 @@ ENTRIES: list[E] = [
         {"fmt": CSV},
         group="rewards",
         lists="nomination",
-        leak=LEAK_NOMINATION,
-        leaky=DEPARTMENTS,
     ),
     E(
         "incentives_nomination",
@@ -759,8 +723,6 @@ ENTRIES: list[E] = [
         {"pk": O("nomination")},
         group="rewards",
         writes=True,
-        leak=LEAK_NOMINATION,
-        leaky=DEPARTMENTS,
     ),
     E(
         "incentives_write_up",
