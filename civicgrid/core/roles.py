@@ -158,8 +158,7 @@ PERMISSIONS.update(
 _ANALYSE = {"analytics.view", "analytics.analyse", "warning.view", "warning.handle"}
 for _role, _extra in {
     Role.TOWNSHIP_OPERATOR: _ANALYSE,
-    Role.COUNTY_OPERATOR: _ANALYSE
-    | {"analytics.configure", "warning.configure", "datahub.import"},
+    Role.COUNTY_OPERATOR: _ANALYSE | {"analytics.configure", "warning.configure", "datahub.import"},
     Role.TOWNSHIP_LEADER: {"analytics.view", "warning.view"},
     Role.COUNTY_LEADER: {"analytics.view", "warning.view", "warning.handle"},
     Role.AUDITOR: {"analytics.view", "warning.view"},
