@@ -1,5 +1,6 @@
 """``kill -9`` in the middle of work, then a restart: nothing acknowledged is lost or doubled
-(issue 12, 7). Real processes on a real SQLite file, no mocks.
+(issue 12, 7). Real processes on a database of their own (SQLite, or PostgreSQL in that
+pass), no mocks.
 
 * The server: a client keeps reporting cases through the REST API, each with its own
   idempotency key, and retries what got no answer with the same key. The server is killed
@@ -27,24 +28,55 @@ import pytest
 
 from civicgrid.core.tests.live_server import Server, run_command
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(
-        "os.environ.get('DATABASE_URL', '').startswith('postgres')",
-        reason="one database is enough for process faults; runs in the SQLite pass",
-    ),
-]
+pytestmark = pytest.mark.django_db
 
 REPORTS = 60
 KILL_AFTER = 20
 
 
+class Database:
+    """The server's own database, read directly by the test: a fresh SQLite file, or — in the
+    PostgreSQL pass — a fresh database next to the session's, dropped at the end."""
+
+    def __init__(self, tmp_path):
+        url = os.environ.get("DATABASE_URL", "")
+        self.postgres = url.startswith("postgres")
+        if self.postgres:
+            import psycopg
+
+            self.name = f"kill9_{os.getpid()}"
+            base = url.rsplit("/", 1)[0]
+            url = f"{base}/postgres"  # the maintenance database: the named one may not exist
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}"')
+                conn.execute(f'CREATE DATABASE "{self.name}"')
+            self.admin_url, self.url = url, f"{base}/{self.name}"
+        else:
+            self.url = f"sqlite:///{tmp_path / 'kill9.sqlite3'}"
+
+    def connect(self):
+        if self.postgres:
+            import psycopg
+
+            return psycopg.connect(self.url, autocommit=True)
+        return sqlite3.connect(self.url.removeprefix("sqlite:///"), isolation_level=None)
+
+    def drop(self):
+        if self.postgres:
+            import psycopg
+
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="module")
 def county(tmp_path_factory):
-    """A migrated SQLite file with the small demo county and grid1's API token (shared by
-    the module's tests: migrating and loading take most of their time)."""
+    """A migrated database with the small demo county and grid1's API token (shared by the
+    module's tests: migrating and loading take most of their time)."""
     tmp_path = tmp_path_factory.mktemp("kill9")
-    server = Server(f"sqlite:///{tmp_path / 'kill9.sqlite3'}", tmp_path)
+    database = Database(tmp_path)
+    server = Server(database.url, tmp_path)
+    server.database = database
     run_command(server.env, "migrate", "--verbosity", "0")
     run_command(server.env, "load_demo", "--scale", "0.05", "--seed", "7", "--verbosity", "0")
     token = run_command(server.env, "create_token", "--as", "grid1", "--name", "kill -9").split()[
@@ -57,7 +89,8 @@ def county(tmp_path_factory):
         "from civicgrid.people.models import RoleAssignment as R; "
         "print(R.objects.get(person__user__username='grid1').grid.code)",
     ).split()[-1]
-    return server, token, grid
+    yield server, token, grid
+    database.drop()
 
 
 def test_reports_survive_a_killed_server_exactly_once(county, tmp_path):
@@ -94,7 +127,7 @@ def test_reports_survive_a_killed_server_exactly_once(county, tmp_path):
     server.stop()
 
     assert len(acknowledged) == REPORTS
-    db = sqlite3.connect(server.database_path)
+    db = server.database.connect()
     rows = db.execute("SELECT code FROM cases_case WHERE idempotency_key IS NOT NULL").fetchall()
     # The keys are stored hashed (per reporter); one case per key and the codes the client
     # was told: nothing lost, nothing doubled (the in-flight report either committed and was
@@ -151,14 +184,13 @@ def test_a_killed_sender_loses_nothing(county, tmp_path):
     assert len(delivered_before) < len(queued)
 
     run_command(env, "send")  # a second runner: everything not claimed by the dead one
-    db = sqlite3.connect(server.database_path)
+    db = server.database.connect()
     stuck = db.execute(
         "SELECT id FROM cases_notification WHERE channel = 'sms' AND sent_at IS NULL"
     ).fetchall()
     assert len(stuck) <= 1, stuck  # at most the one in the dead runner's hands, still claimed
     # Its claim runs out (two minutes in production; moved here instead of waiting) …
-    db.execute("UPDATE cases_notification SET claimed_until = '2000-01-01 00:00:00'")
-    db.commit()
+    db.execute("UPDATE cases_notification SET claimed_until = '2000-01-01 00:00:00+00'")
     run_command(env, "send")
     # … and it is delivered: nothing lost.
     unsent = db.execute(
