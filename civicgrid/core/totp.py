@@ -165,6 +165,18 @@ def _scope(user) -> str:
     return Person.objects.filter(user=user).values_list("region_code", flat=True).first() or ""
 
 
+def _record(event: str, user, *, actor, after=None) -> None:
+    """The audit event of a second-factor action on ``user``'s account."""
+    record_event(
+        event,
+        actor=actor,
+        target=user,
+        target_repr=user.get_username(),
+        scope_code=_scope(user),
+        after=after,
+    )
+
+
 def _require_self(user, actor) -> None:
     if actor is None or not actor.is_authenticated or actor.pk != user.pk:
         raise ActionRefused(_("Only the account's owner can change its second factor."))
@@ -185,13 +197,7 @@ def do_start_totp_enrolment(user, *, actor) -> TotpDevice:
         device.last_step = device.failures = 0
         device.locked_until = None
         device.save()
-        record_event(
-            "core.totp.enrolment_started",
-            actor=actor,
-            target=user,
-            target_repr=user.get_username(),
-            scope_code=_scope(user),
-        )
+        _record("core.totp.enrolment_started", user, actor=actor)
     return device
 
 
@@ -243,14 +249,7 @@ def _attempt(user, code: str, *, recovery: bool, confirmed: bool, event: str):
             if device.failures % settings.LOGIN_MAX_FAILURES == 0:
                 device.locked_until = now + timedelta(minutes=settings.LOGIN_LOCK_MINUTES)
             device.save(update_fields=["failures", "locked_until"])
-            record_event(
-                f"{event}_failed",
-                actor=user,
-                target=user,
-                target_repr=user.get_username(),
-                scope_code=_scope(user),
-                after={"failures": device.failures},
-            )
+            _record(f"{event}_failed", user, actor=user, after={"failures": device.failures})
         else:
             device.failures = 0
             device.locked_until = None
@@ -270,13 +269,7 @@ def do_confirm_totp(user, code: str, *, actor) -> list[str]:
         device.confirmed = timezone.now()
         device.save(update_fields=["confirmed"])
         codes = _new_recovery_codes(device)
-        record_event(
-            "core.totp.enrolled",
-            actor=actor,
-            target=user,
-            target_repr=user.get_username(),
-            scope_code=_scope(user),
-        )
+        _record("core.totp.enrolled", user, actor=actor)
     return codes
 
 
@@ -284,14 +277,7 @@ def do_verify_totp(user, code: str) -> str:
     """The second step of a login: a code from the app or a recovery code ("code"/"recovery")."""
     _device, how = _attempt(user, code, recovery=True, confirmed=True, event="core.totp.verify")
     with transaction.atomic():
-        record_event(
-            "core.totp.verified",
-            actor=user,
-            target=user,
-            target_repr=user.get_username(),
-            scope_code=_scope(user),
-            after={"method": how},
-        )
+        _record("core.totp.verified", user, actor=user, after={"method": how})
     return how
 
 
@@ -303,14 +289,7 @@ def do_disable_totp(user, code: str, *, actor) -> None:
     device, how = _attempt(user, code, recovery=True, confirmed=True, event="core.totp.disable")
     with transaction.atomic():
         TotpDevice.objects.filter(pk=device.pk).delete()
-        record_event(
-            "core.totp.disabled",
-            actor=actor,
-            target=user,
-            target_repr=user.get_username(),
-            scope_code=_scope(user),
-            after={"method": how},
-        )
+        _record("core.totp.disabled", user, actor=actor, after={"method": how})
 
 
 def do_new_recovery_codes(user, code: str, *, actor) -> list[str]:
@@ -321,13 +300,7 @@ def do_new_recovery_codes(user, code: str, *, actor) -> list[str]:
     )
     with transaction.atomic():
         codes = _new_recovery_codes(device)
-        record_event(
-            "core.totp.recovery_codes",
-            actor=actor,
-            target=user,
-            target_repr=user.get_username(),
-            scope_code=_scope(user),
-        )
+        _record("core.totp.recovery_codes", user, actor=actor)
     return codes
 
 
@@ -342,14 +315,7 @@ def do_reset_totp(user, *, actor, reason: str) -> bool:
 
     with transaction.atomic():
         removed, _rows = TotpDevice.objects.filter(user=user).delete()
-        record_event(
-            "core.totp.reset",
-            actor=actor,
-            target=user,
-            target_repr=user.get_username(),
-            scope_code=_scope(user),
-            after={"reason": reason.strip()[:200]},
-        )
+        _record("core.totp.reset", user, actor=actor, after={"reason": reason.strip()[:200]})
     do_log_out_everywhere(user)
     return bool(removed)
 
