@@ -76,7 +76,7 @@ REPEAT_WINDOW_DAYS = 30  # 重复投诉: the same reporter, same category, withi
 # Complaints come from the public; a grid worker's or a department's reports are work.
 PUBLIC_CHANNELS = ("resident", "hotline_12345", "hotline_12348", "open311")
 
-GROUPS = ("town", "village", "grid", "department", "category")
+GROUPS = ("county", "town", "village", "grid", "department", "category")
 
 
 @dataclass(frozen=True)
@@ -537,7 +537,7 @@ def _visible_cases(user):
 
 
 # Per source: (model, time field, region path, case path or None, group expressions).
-_REGION_LENGTH = {"town": 9, "village": 12, "grid": 15}
+_REGION_LENGTH = {"county": 6, "town": 9, "village": 12, "grid": 15}
 
 
 def _group_key(source: str, group: str | None) -> dict | None:
@@ -1051,7 +1051,7 @@ def compute(
 
 def group_names(group: str, keys) -> dict[str, str]:
     keys = [k for k in keys if k]
-    if group in {"town", "village"}:
+    if group in {"county", "town", "village"}:
         model = apps.get_model("regions", "Region")
     elif group == "grid":
         model = apps.get_model("regions", "Grid")

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["FollowUp", "KpiTarget", "Report", "ReportEntry"]
+__all__ = ["CaseDayRollup", "FollowUp", "KpiTarget", "Report", "ReportEntry", "RollupMark"]
 
 
 class KpiTarget(models.Model):
@@ -160,3 +160,48 @@ class FollowUp(models.Model):
 
     def __str__(self):
         return self.topic or str(self.case_id)
+
+
+class CaseDayRollup(models.Model):
+    """The case counters of the KPIs for the cases reported on one local day in one township.
+
+    Maintained by ``analytics.rollup`` (never by hand): a day's rows are recomputed whole
+    when any of its cases changed. Only counters fixed by a case's own fields are kept; the
+    open cases overdue *now* are counted live (see ``rollup.province_kpis``).
+    """
+
+    day = models.IntegerField(_("day"), help_text=_("Local day reported, days since 1970-01-01."))
+    town_code = models.CharField(_("township code"), max_length=9)
+    intake = models.IntegerField(default=0)
+    accepted = models.IntegerField(default=0)
+    due = models.IntegerField(default=0)
+    closed = models.IntegerField(default=0)
+    on_time = models.IntegerField(default=0)
+    closed_late = models.IntegerField(default=0)
+    escalated = models.IntegerField(default=0)
+    evaluated = models.IntegerField(default=0)
+    satisfied = models.IntegerField(default=0)
+    merged = models.IntegerField(default=0)
+    self_closed = models.IntegerField(default=0)
+    hard = models.IntegerField(default=0)
+    hard_closed = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily case rollup")
+        verbose_name_plural = _("daily case rollups")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "town_code"], name="analytics_rollup_day_town")
+        ]
+
+    def __str__(self):
+        return f"{self.town_code} day {self.day}: {self.intake}"
+
+
+class RollupMark(models.Model):
+    """How far a rollup has read the case history: changes from ``upto`` on are pending."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    upto = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.name} up to {self.upto}"

@@ -1,0 +1,114 @@
+"""The province KPI table from the daily rollup equals the direct computation (``kpis``).
+
+Cases made through the real actions (the fixture of ``test_kpis``: March 2026, two townships
+of the demo county); the rollup is refreshed as ``tick`` would, then cases change after their
+day, and the table must follow on the next refresh — and only then.
+"""
+
+from datetime import date
+
+import pytest
+
+from civicgrid.analytics import rollup
+from civicgrid.analytics.models import CaseDayRollup
+from civicgrid.analytics.tests.test_kpis import KpiWorld, _build
+from civicgrid.cases import actions as A
+from civicgrid.cases.models import Case
+from civicgrid.cases.tests.conftest import at  # noqa: F401 (fixture)
+
+MARCH = (date(2026, 3, 1), date(2026, 3, 31))
+
+
+def _figures(rows) -> dict:
+    return {
+        (row["key"], code): (row[code].numerator, row[code].denominator)
+        for row in rows
+        for code in rollup.ROLLUP_KPIS
+    }
+
+
+def _same(start, end, **kw):
+    got = _figures(rollup.province_kpis(start, end, **kw))
+    expected = _figures(rollup.province_kpis_direct(start, end, **kw))
+    return got, expected
+
+
+@pytest.fixture
+def cases_world(personas, at):  # noqa: F811
+    world = KpiWorld(personas)
+    _build(world, at)
+    at(2026, 3, 31, 10)
+    return world
+
+
+def test_the_rollup_covers_the_case_kpis():
+    assert set(rollup.ROLLUP_KPIS) == {
+        "accept_rate",
+        "closed_rate",
+        "on_time_rate",
+        "overdue_rate",
+        "escalation_rate",
+        "satisfaction_rate",
+        "duplicate_rate",
+        "self_closed_rate",
+        "hard_case_closed_rate",
+    }
+
+
+def test_the_rollup_table_equals_the_direct_computation(cases_world, at):  # noqa: F811
+    assert rollup.available()
+    assert rollup.refresh() == {"days": -1, "rows": CaseDayRollup.objects.count()}
+    for level in ("county", "town"):
+        got, expected = _same(*MARCH, level=level)
+        assert got == expected and got, level
+    got, _expected = _same(*MARCH)
+    assert got[("330281", "accept_rate")] == (6, 9)  # as counted by hand in test_kpis
+    assert got[("330281", "overdue_rate")] == (3, 6)  # C3 and C8 open past due, C4 late
+    # a narrower area and a period without cases
+    got, expected = _same(*MARCH, region_code="330281001", level="town")
+    assert got == expected and {key for key, _code in got} == {"330281001"}
+    assert _same(*MARCH, region_code="330281002", level="town") == ({}, {})
+    assert _same(date(2026, 2, 1), date(2026, 2, 28)) == ({}, {})
+    # the overdue count moves with the clock, not with the rollup
+    at(2026, 3, 2, 12)
+    got, expected = _same(*MARCH)
+    assert got == expected and got[("330281", "overdue_rate")] == (1, 6)  # C4 only
+
+
+def test_a_case_changing_after_its_day_is_followed_on_refresh(cases_world, at):  # noqa: F811
+    rollup.refresh()
+    waiting = Case.objects.get(state="reported")  # C9, reported on 2 March
+    at(2026, 4, 2, 9)
+    A.do_reject_case(waiting, actor=cases_world.p.lizhou, reason="无效")
+    lat, lng = cases_world.point()
+    A.do_report_case(actor=None, channel="resident", description="新的", lat=lat, lng=lng)
+    # before the refresh the table still says what it said (it reads the rollup) …
+    got, expected = _same(*MARCH)
+    assert got != expected
+    assert got[("330281", "closed_rate")][1] == 6 and expected[("330281", "closed_rate")][1] == 5
+    # … and the refresh recomputes the two days touched: 2 March and 2 April
+    assert rollup.refresh()["days"] == 2
+    got, expected = _same(*MARCH)
+    assert got == expected
+    april = _same(date(2026, 4, 1), date(2026, 4, 30))
+    assert april[0] == april[1] and april[0][("330281", "accept_rate")] == (0, 1)
+    # the next refresh reads the steps since MARGIN before the last one began again (a late
+    # commit is not lost) …
+    at(2026, 4, 2, 10)
+    assert rollup.refresh()["days"] == 2
+    # … and the one after that finds nothing changed; a full rebuild agrees
+    at(2026, 4, 2, 11)
+    assert rollup.refresh()["days"] == 0
+    before = sorted(CaseDayRollup.objects.values_list("day", "town_code", *rollup.ROLLUP_COUNTERS))
+    rollup.refresh(full=True)
+    after = sorted(CaseDayRollup.objects.values_list("day", "town_code", *rollup.ROLLUP_COUNTERS))
+    assert before == after
+
+
+def test_reading_the_table_takes_a_fixed_number_of_queries(
+    cases_world,
+    django_assert_num_queries,  # noqa: ARG001
+):
+    rollup.refresh()
+    with django_assert_num_queries(3):  # rollup sums, open overdue cases, county names
+        rollup.province_kpis(*MARCH)
