@@ -74,6 +74,7 @@ from civicgrid.core.audit import AuditBatch, audit_batch, record_event
 from civicgrid.core.calendar import default_calendar
 from civicgrid.core.models import AuditEvent
 from civicgrid.core.roles import Role
+from civicgrid.demo.bulk_cases import BulkCaseWriter
 from civicgrid.demo.geometry import TOTAL_GRIDS
 from civicgrid.demo.loader import DEMO_LOGINS, GIVEN, STREETS, SURNAMES, demo_is_loaded
 from civicgrid.people.models import Department, RoleAssignment
@@ -307,6 +308,7 @@ class CaseSummary:
     errors: list[str] = field(default_factory=list)
     error_count: int = 0
     seconds: float = 0.0
+    path: str = ""  # "bulk" or "actions"
 
     @property
     def rate(self) -> float:
@@ -420,6 +422,10 @@ class _Cast:
             raise RuntimeError("the demo county has no county or township operators")
         self.county = next(iter(county_ops.values()))
         self.leader = next(iter(leaders.values()))
+
+    def users(self) -> list:
+        tables = (self.grid_worker, self.village, self.town, self.handler, self.co_governance)
+        return [self.county, self.leader, *(u for t in tables for u in t.values())]
 
     def owner(self, case: Case):
         table = {
@@ -608,10 +614,22 @@ class _Arrivals:
 
 class _Simulation:
     def __init__(
-        self, *, rng, tz, clock: SimulatedClock, stop: datetime, cast, arrivals, chain: AuditBatch
+        self,
+        *,
+        rng,
+        tz,
+        clock: SimulatedClock,
+        stop: datetime,
+        cast,
+        arrivals,
+        chain: AuditBatch,
+        actions=A,
     ):
         self.rng, self.tz, self.clock, self.stop = rng, tz, clock, stop
         self.cast, self.arrivals, self.chain = cast, arrivals, chain
+        # civicgrid.cases.actions, or a BulkCaseWriter (same functions, same rows, in memory)
+        self.actions = actions
+        self.bulk = actions if isinstance(actions, BulkCaseWriter) else None
         self.calendar = default_calendar()
         self.heap: list[tuple[datetime, int, Generator]] = []
         self.seq = itertools.count()
@@ -657,7 +675,8 @@ class _Simulation:
             except StopIteration:
                 continue
             except (ValidationError, PermissionDenied, workflow.InvalidTransition) as exc:
-                self.chain.resync()  # the failed action's savepoint took its events with it
+                if self.bulk is None:
+                    self.chain.resync()  # the failed action's savepoint took its events with it
                 self.error_count += 1
                 if len(self.errors) < 20:
                     self.errors.append(f"{moment:%Y-%m-%d %H:%M} {type(exc).__name__}: {exc}")
@@ -672,6 +691,20 @@ class _Simulation:
                 next_report += 1000
 
     # ---------------------------------------------------------------- look-ups
+
+    def lead_sign_deadline(self, case: Case) -> datetime | None:
+        if self.bulk is not None:
+            return self.bulk.lead_sign_deadline(case)
+        return (
+            Assignment.objects.filter(case=case, role=Assignment.Role.LEAD, active=True)
+            .values_list("sign_deadline", flat=True)
+            .first()
+        )
+
+    def reload(self, case: Case) -> Case:
+        if self.bulk is not None:
+            return self.bulk.reload(case)
+        return Case.objects.select_related("category").get(pk=case.pk)
 
     def suggested(self, case: Case) -> list[Department]:
         key = (case.category_id, case.level, case.region_code[:9])
@@ -771,10 +804,10 @@ class _Simulation:
                 category=plan.category if rng.random() < 0.7 else None,
             )
         plan.reporter = actor
-        return A.do_report_case(actor=actor, **values)
+        return self.actions.do_report_case(actor=actor, **values)
 
     def _self_close(self, case: Case, plan: _Plan, actor) -> Case:
-        return A.do_self_close_case(
+        return self.actions.do_self_close_case(
             case,
             actor=actor,
             text=FIELD_CLOSE.format(criteria=plan.category.closing_criteria.rstrip("。")),
@@ -785,7 +818,7 @@ class _Simulation:
     def _at_grid(self, case: Case, plan: _Plan, rng: random.Random):
         worker = self.cast.owner(case)
         yield self.hours(rng.uniform(0.05, 1.0))
-        case = A.do_accept_case(case, actor=worker)
+        case = self.actions.do_accept_case(case, actor=worker)
         level = plan.category.default_level or Level.TOWN
         if rng.random() < SELF_CLOSE.get(level, 0.1):
             yield self.resolve_at(case, rng, P_LATE_FIELD)
@@ -793,7 +826,9 @@ class _Simulation:
             yield from self._evaluate(case, plan, rng)
             return
         yield self.wh(rng.uniform(0.1, 1.5))
-        case = A.do_escalate_case(case, actor=worker, reason=rng.choice(ESCALATE_TO_VILLAGE))
+        case = self.actions.do_escalate_case(
+            case, actor=worker, reason=rng.choice(ESCALATE_TO_VILLAGE)
+        )
         village = self.cast.owner(case)
         yield self.wh(rng.uniform(0.3, 4))
         if rng.random() < VILLAGE_CLOSE.get(level, 0.0):
@@ -801,7 +836,9 @@ class _Simulation:
             case = self._self_close(case, plan, village)
             yield from self._evaluate(case, plan, rng)
             return
-        case = A.do_escalate_case(case, actor=village, reason=rng.choice(ESCALATE_TO_TOWN))
+        case = self.actions.do_escalate_case(
+            case, actor=village, reason=rng.choice(ESCALATE_TO_TOWN)
+        )
         yield from self._at_town(case, plan, rng)
 
     def _at_town(self, case: Case, plan: _Plan, rng: random.Random):
@@ -809,24 +846,28 @@ class _Simulation:
         yield self.wh(rng.uniform(0.2, 3.0))
         if case.state == workflow.REPORTED:
             if not plan.cluster and rng.random() < P_REJECT:
-                A.do_reject_case(
+                self.actions.do_reject_case(
                     case, actor=owner, reason="经核实，该诉求不属于受理范围或为重复反映"
                 )
                 return
-            case = A.do_accept_case(case, actor=owner, category=plan.category)
+            case = self.actions.do_accept_case(case, actor=owner, category=plan.category)
         if rng.random() < P_FILE:
             yield self.wh(rng.uniform(1, 8))
-            A.do_file_case(case, actor=owner, reason="经核实，问题已自行解决，备案留存")
+            self.actions.do_file_case(case, actor=owner, reason="经核实，问题已自行解决，备案留存")
             return
         if plan.category.parent.code == "02" and rng.random() < P_SUSPEND:
             yield self.wh(rng.uniform(1, 8))
-            case = A.do_suspend_case(case, actor=owner, reason="当事人已提起诉讼，待法院判决")
+            case = self.actions.do_suspend_case(
+                case, actor=owner, reason="当事人已提起诉讼，待法院判决"
+            )
             yield self.wh(rng.uniform(5, 15) * 7.5)
-            case = A.do_resume_case(case, actor=owner)
+            case = self.actions.do_resume_case(case, actor=owner)
         to_county = 0.5 if plan.category.default_level == Level.COUNTY else 0.02
         if case.level != Level.COUNTY and rng.random() < to_county:
             yield self.wh(rng.uniform(0.5, 4))
-            case = A.do_escalate_case(case, actor=owner, reason=rng.choice(ESCALATE_TO_COUNTY))
+            case = self.actions.do_escalate_case(
+                case, actor=owner, reason=rng.choice(ESCALATE_TO_COUNTY)
+            )
             yield self.wh(rng.uniform(0.5, 3))
         case = yield from self._resolve(case, plan, rng)
         yield from self._evaluate(case, plan, rng)
@@ -843,7 +884,7 @@ class _Simulation:
         returned = False
         while lead is not None:
             assisting = [d for d in suggested[1:3] if d != lead]
-            case = A.do_dispatch_case(
+            case = self.actions.do_dispatch_case(
                 case, actor=owner, lead=lead, assisting=assisting, text="请按时限处置并反馈"
             )
             handler = self.cast.handler[lead.pk]
@@ -851,36 +892,32 @@ class _Simulation:
                 returned = True
                 yield self.wh(rng.uniform(0.3, 5))
                 reason = rng.choice(list(RETURN_TEXT))
-                case = A.do_request_return(
+                case = self.actions.do_request_return(
                     case, actor=handler, reason=reason, text=RETURN_TEXT[reason]
                 )
                 yield self.wh(rng.uniform(0.5, 4))
                 if rng.random() < P_APPROVE_RETURN:
-                    case = A.do_decide_return(
+                    case = self.actions.do_decide_return(
                         case, actor=owner, approve=True, text="同意退回，改派"
                     )
                     tried.append(lead)
                     lead = self.alternative(tried, case)
                     yield self.wh(rng.uniform(0.2, 2))
                     continue
-                case = A.do_decide_return(
+                case = self.actions.do_decide_return(
                     case, actor=owner, approve=False, text="经研判属于贵单位职责，请予办理"
                 )
-            sign_deadline = (
-                Assignment.objects.filter(case=case, role=Assignment.Role.LEAD, active=True)
-                .values_list("sign_deadline", flat=True)
-                .first()
-            )
+            sign_deadline = self.lead_sign_deadline(case)
             if sign_deadline is None or rng.random() < P_LATE_SIGN:
                 yield self.wh(rng.uniform(1, 12), max(self.now, sign_deadline or self.now))
             else:
                 span = self.calendar.working_hours_between(self.now, sign_deadline)
                 yield self.wh(max(0.05, span * rng.uniform(0.05, 0.9)))
-            case = A.do_sign_case(case, actor=handler)
+            case = self.actions.do_sign_case(case, actor=handler)
             case = yield from self._handle(case, plan, rng, owner, handler)
             return case
         # No department (or none left): the command room handles it itself.
-        case = A.do_handle_case(case, actor=owner, text="由本级直接处置")
+        case = self.actions.do_handle_case(case, actor=owner, text="由本级直接处置")
         case = yield from self._handle(case, plan, rng, owner, owner)
         return case
 
@@ -891,18 +928,18 @@ class _Simulation:
             yield self.wh(rng.uniform(2, 12))
             if (
                 case.state == workflow.IN_PROGRESS
-                and case.extension_days < A.MAX_EXTENSION_DAYS
+                and case.extension_days < self.actions.MAX_EXTENSION_DAYS
                 and self.now < case.resolve_deadline  # extensions are asked before the deadline
             ):
-                request = A.do_request_extension(
+                request = self.actions.do_request_extension(
                     case, actor=handler, days=rng.randint(3, 10), reason="需协调多方，申请延期"
                 )
                 yield self.wh(rng.uniform(0.5, 6))
                 approve = rng.random() < 0.85
-                A.do_decide_extension(
+                self.actions.do_decide_extension(
                     request, actor=owner, approve=approve, text="同意" if approve else "不予延期"
                 )
-                case = Case.objects.select_related("category").get(pk=case.pk)
+                case = self.reload(case)
         finish = self.resolve_at(case, rng, 1.0 if late else 0.0)
         deadline = case.resolve_deadline
         side: list[tuple[datetime, str]] = []
@@ -930,9 +967,11 @@ class _Simulation:
                 "yellow": "已超过办理时限，黄牌督办",
                 "red": "超期严重，红牌督办，请主要负责人牵头处置",
             }[kind]
-            supervision = A.do_supervise_case(case, actor=actor, level=level, reason=reason)
+            supervision = self.actions.do_supervise_case(
+                case, actor=actor, level=level, reason=reason
+            )
             if kind == "red":
-                A.do_instruct_case(
+                self.actions.do_instruct_case(
                     case,
                     actor=self.cast.leader,
                     text="请责任单位主要负责人牵头，三日内办结并报结果",
@@ -941,24 +980,28 @@ class _Simulation:
             answer_at = self.wh(rng.uniform(1, 12))
             if answer_at < finish:
                 yield answer_at
-                A.do_answer_supervision(
+                self.actions.do_answer_supervision(
                     supervision, actor=handler, answer="已落实专人跟进，正在加快处置"
                 )
         yield finish
         criteria = plan.category.closing_criteria.rstrip("。")
         photos = [self.photo_evidence] if rng.random() < 0.3 else []
-        case = A.do_feedback_case(
+        case = self.actions.do_feedback_case(
             case, actor=handler, text=DEPT_FEEDBACK.format(criteria=criteria), photos=photos
         )
         yield self.wh(rng.uniform(0.3, 4))
         if rng.random() < P_REWORK:
-            case = A.do_verify_case(case, actor=owner, passed=False, text=rng.choice(VERIFY_FAIL))
+            case = self.actions.do_verify_case(
+                case, actor=owner, passed=False, text=rng.choice(VERIFY_FAIL)
+            )
             yield self.wh(rng.uniform(2, 12))
-            case = A.do_feedback_case(
+            case = self.actions.do_feedback_case(
                 case, actor=handler, text=f"已按要求整改到位，{criteria}。", photos=photos
             )
             yield self.wh(rng.uniform(0.3, 4))
-        case = A.do_verify_case(case, actor=owner, passed=True, text="经核查，处置到位，同意结案")
+        case = self.actions.do_verify_case(
+            case, actor=owner, passed=True, text="经核查，处置到位，同意结案"
+        )
         return case
 
     def _evaluate(self, case: Case, plan: _Plan, rng: random.Random):
@@ -977,7 +1020,7 @@ class _Simulation:
             )
             if len(satisfaction) > self.satisfaction_max_length:
                 satisfaction = "satisfied"  # see satisfaction_max_length
-            case = A.do_evaluate_case(
+            case = self.actions.do_evaluate_case(
                 case,
                 actor=evaluator,
                 satisfaction=satisfaction,
@@ -987,7 +1030,7 @@ class _Simulation:
                 return
             if case.state == workflow.REVIEW:
                 yield self.wh(rng.uniform(4, 20))
-                A.do_review_case(
+                self.actions.do_review_case(
                     case,
                     actor=self.cast.county,
                     reopen=False,
@@ -1012,8 +1055,14 @@ def generate_demo_cases(
     cluster_weeks: int = 7,
     cluster_scale: float = 1.0,
     progress: Callable[[str], None] | None = None,
+    through_actions: bool = False,
 ) -> CaseSummary:
     """Make ``days`` days of cases ending at midnight on ``end`` (default today); see above.
+
+    By default the steps are written by ``demo.bulk_cases.BulkCaseWriter`` (the same rows as
+    the actions, in memory, written with ``bulk_create``); ``through_actions`` runs every step
+    through ``civicgrid.cases.actions`` instead — as does the bulk path's refusal (see
+    ``BulkCaseWriter.unsupported``), said through ``progress``.
 
     ``cluster_end`` (default three weeks before ``end``) and ``cluster_weeks`` place the 0101
     cluster; the part outside the window is left out. Its size does not follow ``scale`` (a
@@ -1045,10 +1094,18 @@ def generate_demo_cases(
         cluster_end=cluster_end,
         cluster_scale=cluster_scale,
     )
+    if not through_actions:
+        problem = BulkCaseWriter.unsupported(cast.users())
+        if problem:
+            through_actions = True
+            if progress is not None:
+                progress(f"the bulk path does not apply ({problem}): through the actions")
+    summary.path = "actions" if through_actions else "bulk"
     if progress is not None:
+        how = "running the actions" if through_actions else "bulk path (same rows as the actions)"
         progress(
             f"{len(plans):,} reports planned from {start} to {end} "
-            f"({len(arrivals.grids)} grids, scale {scale}); running the actions …"
+            f"({len(arrivals.grids)} grids, scale {scale}); {how} …"
         )
     stop = datetime(end.year, end.month, end.day, tzinfo=tz)
     first_id = (Case.objects.order_by("-pk").values_list("pk", flat=True).first()) or 0
@@ -1056,10 +1113,20 @@ def generate_demo_cases(
         begin = datetime(start.year, start.month, start.day, tzinfo=tz)
         # One transaction; the audit chain's head is read and written once for all of it.
         with simulated_clock(begin) as clock, audit_batch() as chain:
+            actions = A if through_actions else BulkCaseWriter(chain, cast_users=cast.users())
             simulation = _Simulation(
-                rng=rng, tz=tz, clock=clock, stop=stop, cast=cast, arrivals=arrivals, chain=chain
+                rng=rng,
+                tz=tz,
+                clock=clock,
+                stop=stop,
+                cast=cast,
+                arrivals=arrivals,
+                chain=chain,
+                actions=actions,
             )
             simulation.run(plans, progress)
+            if simulation.bulk is not None:
+                simulation.bulk.finish()
         cases = Case.objects.filter(pk__gt=first_id)
         summary.cases = cases.count()
         summary.cluster_cases = sum(1 for p in plans if p.cluster)

@@ -152,7 +152,9 @@ def test_an_action_that_fails_after_writing_leaves_the_audit_chain_intact(db, mo
         return signed
 
     monkeypatch.setattr(A, "do_sign_case", sign_then_fail_once)
-    summary = generate_demo_cases(seed=3, days=12, scale=0.5, end=END, cluster_scale=0)
+    summary = generate_demo_cases(
+        seed=3, days=12, scale=0.5, end=END, cluster_scale=0, through_actions=True
+    )
     assert failed and summary.error_count == 1
     assert list(verify_chain()) == []
     signed = CaseAction.objects.filter(case__code=failed[0], action="sign")
