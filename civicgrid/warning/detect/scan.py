@@ -197,6 +197,28 @@ def _backlog_guard(stat, obs, exp, obs_ext, exp_ext):
     return np.where(keep, stat, 0.0)
 
 
+def _clusters(method, chosen, ps, obs, expected, T) -> list[Cluster]:
+    """Result ``Cluster``s of a scan: ``chosen`` from :func:`_select`, their p-values, and the
+    cylinders' observed and expected counts (centres, K, W); windows end on row T - 1."""
+    out = []
+    for (i, k, w, s, cells), p in zip(chosen, ps, strict=True):
+        o = float(obs[i, k, w])
+        e = float(expected[i, k, w])
+        rr = o / e if e > 0 else float("inf")
+        out.append(Cluster(method, cells, T - 1 - w, T - 1, o, e, rr, s, p, recurrence(p)))
+    return out
+
+
+def _day_mask(mask, T: int) -> np.ndarray | None:
+    """A boolean per row (True = a day to ignore, e.g. a known campaign day), or None."""
+    if mask is None:
+        return None
+    m = np.asarray(mask, dtype=bool).reshape(-1)
+    if len(m) != T:
+        raise ValueError("mask must have one entry per row of counts")
+    return m if m.any() else None
+
+
 # --------------------------------------------------------------------------- permutation scan
 def _perm_llr(c, mu, C, xlogx, lnmu, lnCmu):
     """Kulldorff's Poisson-approximation LLR for c > mu, else 0 (c integer array)."""
@@ -224,6 +246,7 @@ def permutation_scan(
     stop_after: int | None = 10,
     max_clusters: int = 10,
     backlog_guard: int = 7,
+    mask=None,
 ) -> list[Cluster]:
     """Prospective space-time permutation scan (Kulldorff et al. 2005).
 
@@ -235,9 +258,14 @@ def permutation_scan(
     ``backlog_guard=G`` drops cylinders whose excess is mostly offset by a deficit in the G
     days before the window (a backlog entered on one day); 0 turns it off. The replicate
     maxima are computed without it (so p-values stay conservative).
+    ``mask``: one boolean per row, True for a day to leave out (a known campaign day, whose
+    counts are inflated everywhere); its cases count neither as observed nor in the margins.
     """
     counts = np.asarray(counts)
     T, N = counts.shape
+    m = _day_mask(mask, T)
+    if m is not None:
+        counts = np.where(m[:, None], 0, counts)
     W = max(1, min(int(max_days), T))
     rng = np.random.default_rng(rng)
     by_cell = counts.sum(axis=0).astype(np.int64)
@@ -293,25 +321,7 @@ def permutation_scan(
         stop_after=stop_after,
     )
     ps = _p_values([ch[3] for ch in chosen], maxima, stopped=stopped, fast=fast)
-    out = []
-    for (i, k, w, s, cells), p in zip(chosen, ps, strict=True):
-        o = float(obs[i, k, w])
-        e = float(mu[i, k, w])
-        out.append(
-            Cluster(
-                "permutation",
-                cells,
-                T - 1 - w,
-                T - 1,
-                o,
-                e,
-                o / e if e > 0 else float("inf"),
-                s,
-                p,
-                recurrence(p),
-            )
-        )
-    return out
+    return _clusters("permutation", chosen, ps, obs, mu, T)
 
 
 # --------------------------------------------------------------------------- baseline + EBP
@@ -322,6 +332,7 @@ def baseline(
     days: int = 7,
     shrink_days: float = 14.0,
     floor_share: float = 0.1,
+    mask=None,
 ) -> np.ndarray:
     """Day-of-week adjusted moving-average expected counts for the last ``days`` rows.
 
@@ -330,22 +341,29 @@ def baseline(
     cell's long-run rate with weight ``shrink_days`` (sparse cells), with ``floor_share`` of the
     county mean rate spread over all cells (no cell expects exactly zero). It is multiplied by the
     county-wide day-of-week factor of the history (mean of that weekday / overall mean).
+    ``mask`` (one boolean per row, True = leave the day out, e.g. a campaign day) removes days
+    from the history's means.
     """
     counts = np.asarray(counts, dtype=float)
     T, N = counts.shape
     days = max(1, min(int(days), T - 1))
+    m = _day_mask(mask, T)
+    use = np.ones(T, dtype=bool) if m is None else ~m
     hist = counts[: T - days]
-    ref = hist[max(0, len(hist) - weeks * 7) :]
+    hist_use = use[: T - days]
+    lo = max(0, len(hist) - weeks * 7)
+    ref = hist[lo:][hist_use[lo:]]
     n_ref = max(len(ref), 1)
-    n_long = max(len(hist), 1)
-    long_sum = hist.sum(axis=0)
+    n_long = max(int(hist_use.sum()), 1)
+    long_sum = hist[hist_use].sum(axis=0)
     total = long_sum.sum()
     long_rate = (long_sum + floor_share * total / N) / (n_long * (1 + floor_share))
     rate = (ref.sum(axis=0) + shrink_days * long_rate) / (n_ref + shrink_days)
     day_tot = hist.sum(axis=1)
     dow = np.arange(len(hist)) % 7
+    dow, day_tot = dow[hist_use], day_tot[hist_use]
     factor = np.ones(7)
-    if day_tot.mean() > 0:
+    if len(day_tot) and day_tot.mean() > 0:
         for d in range(7):
             sel = day_tot[dow == d]
             if len(sel):
@@ -355,13 +373,15 @@ def baseline(
     return factor[rows][:, None] * rate[None, :]
 
 
-def estimate_dispersion(counts: np.ndarray, *, weeks: int = 8, days: int = 7) -> float:
+def estimate_dispersion(counts: np.ndarray, *, weeks: int = 8, days: int = 7, mask=None) -> float:
     """Pearson over-dispersion phi (variance = phi x mean) of the cell-days in the baseline
-    reference period around a DOW-adjusted cell-mean fit; at least 1."""
+    reference period around a DOW-adjusted cell-mean fit; at least 1. Masked days skipped."""
     counts = np.asarray(counts, dtype=float)
     T, N = counts.shape
+    m = _day_mask(mask, T)
     hist = counts[: max(1, T - days)]
-    ref = hist[max(0, len(hist) - weeks * 7) :]
+    lo = max(0, len(hist) - weeks * 7)
+    ref = hist[lo:] if m is None else hist[lo:][~m[lo : len(hist)]]
     if ref.sum() == 0:
         return 1.0
     tot = ref.sum(axis=1)
@@ -373,17 +393,22 @@ def estimate_dispersion(counts: np.ndarray, *, weeks: int = 8, days: int = 7) ->
     return max(1.0, phi)
 
 
-def estimate_day_cv2(counts: np.ndarray, *, weeks: int = 8, days: int = 7) -> float:
+def estimate_day_cv2(counts: np.ndarray, *, weeks: int = 8, days: int = 7, mask=None) -> float:
     """Squared coefficient of variation of the county-wide day factor: how much daily totals
     vary beyond Poisson around a weekday-adjusted mean of the ``weeks`` before the last ``days``
     (weather, app use, campaigns: variation shared by all cells that a baseline cannot forecast).
+    Masked days are skipped.
     """
     counts = np.asarray(counts, dtype=float)
     T = len(counts)
+    m = _day_mask(mask, T)
     tot = counts[: max(1, T - days)].sum(axis=1)
+    dow = np.arange(len(tot)) % 7
+    if m is not None:
+        keep = ~m[: len(tot)]
+        tot, dow = tot[keep], dow[keep]
     if len(tot) < 14 or tot.mean() <= 0:
         return 0.0
-    dow = np.arange(len(tot)) % 7
     f = np.array([tot[dow == d].mean() if np.any(dow == d) else 0.0 for d in range(7)])
     f = np.where(f > 0, f / tot.mean(), 1.0)
     ref = slice(max(0, len(tot) - weeks * 7), len(tot))
@@ -414,6 +439,7 @@ def poisson_scan(
     day_cv2: float | str = "auto",
     baseline_days: float = 70.0,
     backlog_guard: int = 7,
+    mask=None,
 ) -> list[Cluster]:
     """Prospective expectation-based Poisson scan (Neill 2005, 2009).
 
@@ -428,16 +454,26 @@ def poisson_scan(
     weeks + 14 shrinkage days for :func:`baseline`), so the baseline's own estimation error is in
     the null distribution (the predictive distribution of a gamma-Poisson rate). 0 turns either
     off. ``backlog_guard`` as in :func:`permutation_scan` (the expectation of the guard days is
-    the window's mean daily expectation).
+    the window's mean daily expectation). ``mask`` as in :func:`permutation_scan`: masked days
+    of the window count neither observed nor expected cases (pass the same mask to
+    :func:`baseline`), and the estimators skip them.
     """
     counts = np.asarray(counts)
     expected = np.asarray(expected, dtype=float)
     T, N = counts.shape
+    m = _day_mask(mask, T)
+    if m is not None:
+        counts = np.where(m[:, None], 0, counts)
     W = max(1, min(int(max_days), T, len(expected)))
     rng = np.random.default_rng(rng)
-    phi = estimate_dispersion(counts, days=W) if dispersion == "auto" else float(dispersion)
-    cv2 = estimate_day_cv2(counts, days=W) if day_cv2 == "auto" else float(day_cv2)
+    if dispersion == "auto":
+        phi = estimate_dispersion(counts, days=W, mask=m)
+    else:
+        phi = float(dispersion)
+    cv2 = estimate_day_cv2(counts, days=W, mask=m) if day_cv2 == "auto" else float(day_cv2)
     b_rows = np.maximum(expected[len(expected) - W :], 0.0)
+    if m is not None:
+        b_rows = np.where(m[T - W :, None], 0.0, b_rows)
     cyl = _Cylinders(nbrs, N)
     B = cyl.circle_sums(_window_sums(b_rows))
     with np.errstate(divide="ignore"):
@@ -500,25 +536,7 @@ def poisson_scan(
         stop_after=stop_after,
     )
     ps = _p_values([ch[3] for ch in chosen], maxima, stopped=stopped, fast=fast)
-    out = []
-    for (i, k, w, s, cells), p in zip(chosen, ps, strict=True):
-        o = float(obs[i, k, w])
-        e = float(B[i, k, w])
-        out.append(
-            Cluster(
-                "poisson",
-                cells,
-                T - 1 - w,
-                T - 1,
-                o,
-                e,
-                o / e if e > 0 else float("inf"),
-                s,
-                p,
-                recurrence(p),
-            )
-        )
-    return out
+    return _clusters("poisson", chosen, ps, obs, B, T)
 
 
 # --------------------------------------------------------------------------- reference versions

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import warnings
 
 import numpy as np
 from scipy import stats
@@ -21,16 +22,19 @@ EARS_DEFAULT_ALPHA = {"C1": 0.001, "C2": 0.001, "C3": 0.025}
 
 # --------------------------------------------------------------------------- EARS
 def ears_statistic(
-    series, variant: str = "C2", *, baseline: int = 7, min_sigma: float = 0.5
+    series, variant: str = "C2", *, baseline: int = 7, min_sigma: float = 0.5, mask=None
 ) -> np.ndarray:
     """The EARS statistic for every day (NaN where history is too short).
 
     C1: (y_t - mean) / sd over days t-7..t-1; C2: the same over t-9..t-3 (2-day guard band);
     C3: sum over t, t-1, t-2 of max(0, C2 - 1). ``sd`` is the sample sd (ddof=1), at least
-    ``min_sigma`` (sparse series have sd = 0).
+    ``min_sigma`` (sparse series have sd = 0). ``mask`` (a boolean per day, True = leave out, e.g.
+    a campaign day): masked days get no statistic and are left out of the reference means.
     """
     y = np.asarray(series, dtype=float)
     n = len(y)
+    if mask is not None:
+        y = np.where(np.asarray(mask, dtype=bool), np.nan, y)
     variant = variant.upper()
     if variant not in ("C1", "C2", "C3"):
         raise ValueError("variant must be C1, C2 or C3")
@@ -40,8 +44,10 @@ def ears_statistic(
         win = np.lib.stride_tricks.sliding_window_view(y, baseline)  # win[j] = y[j:j+baseline]
         t = np.arange(baseline + lag - 1, n)
         ref = win[t - baseline - lag + 1]
-        sd = np.maximum(ref.std(axis=1, ddof=1), min_sigma)
-        out[t] = (y[t] - ref.mean(axis=1)) / sd
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            sd = np.maximum(np.nanstd(ref, axis=1, ddof=1), min_sigma)
+            out[t] = (y[t] - np.nanmean(ref, axis=1)) / sd
     if variant == "C3":
         c2 = out
         part = np.where(np.isnan(c2), np.nan, np.maximum(0.0, c2 - 1.0))
@@ -181,18 +187,23 @@ def cusum_path(
     monitor_days: int = 28,
     kappa: float = 1.5,
     design_matrix: np.ndarray | None = None,
+    mask=None,
 ):
     """Fit the NB GLM on all days before the last ``monitor_days`` and run the NB CUSUM over
     them. Returns (CUSUM path, expected counts, NB size r, index of the first monitored day).
-    ``design_matrix`` (rows aligned with ``series``) skips building it from the dates."""
+    ``design_matrix`` (rows aligned with ``series``) skips building it from the dates.
+    ``mask`` (a boolean per day, True = leave out, e.g. a campaign day): masked days are not
+    fitted and add nothing to the CUSUM."""
     y = np.asarray(series, dtype=float)
     if len(dates) != len(y):
         raise ValueError("series and dates differ in length")
     X = design(dates, holidays) if design_matrix is None else design_matrix
     fit_n = len(y) - monitor_days
-    beta, r = nb_glm_fit(X[:fit_n], y[:fit_n])
+    keep = np.ones(len(y), dtype=bool) if mask is None else ~np.asarray(mask, dtype=bool)
+    beta, r = nb_glm_fit(X[:fit_n][keep[:fit_n]], y[:fit_n][keep[:fit_n]])
     mu = np.exp(np.clip(X[fit_n:] @ beta, -30, 30))
-    return _cusum(_nb_llr(y[fit_n:], mu, r, kappa)), mu, r, fit_n
+    llr = np.where(keep[fit_n:], _nb_llr(y[fit_n:], mu, r, kappa), 0.0)
+    return _cusum(llr), mu, r, fit_n
 
 
 def glm_cusum(

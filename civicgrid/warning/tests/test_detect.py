@@ -7,6 +7,7 @@ import pytest
 
 from civicgrid.warning.detect import (
     baseline,
+    cusum_path,
     ears,
     ears_statistic,
     glm_cusum,
@@ -222,3 +223,55 @@ def test_backlog_guard_drops_a_dumped_week_but_keeps_a_real_cluster(small, metho
     truth = inject_compact(county, real, rr=4.0, start=116)
     assert top(real, 7).statistic == pytest.approx(top(real, 0).statistic)
     assert set(top(real, 7).cells) & set(np.flatnonzero(truth[-1]).tolist())
+
+
+@pytest.mark.parametrize("method", ["permutation", "poisson"])
+def test_a_masked_campaign_day_raises_no_cluster_and_a_real_one_still_shows(small, method):
+    """A campaign day (every cell x2) inside the window: without the mask the Poisson scan
+    calls it a cluster and it inflates the permutation scan's statistic; with the day masked
+    (left out) both are quiet, and a real cluster next to the masked day is still found."""
+    county, nbrs = small
+
+    def top(counts, mask):
+        if method == "permutation":
+            found = permutation_scan(counts, nbrs, replicates=199, rng=3, mask=mask)
+        else:
+            found = poisson_scan(
+                counts, baseline(counts, mask=mask), nbrs, replicates=199, rng=3, mask=mask
+            )
+        return found[0] if found else None
+
+    days = 120
+    campaign = syn.Artifacts(campaign_days=[117])
+    mask = np.zeros(days, dtype=bool)
+    mask[117] = True
+    quiet = syn.simulate(county, days=days, per_day=60, seed=31, artifacts=campaign)
+    plain = top(quiet, None)
+    masked = top(quiet, mask)
+    assert masked is None or masked.p_value > 0.05
+    assert masked is None or masked.statistic < plain.statistic
+    if method == "poisson":
+        assert plain.p_value <= 0.01 and plain.start <= 117
+    real = syn.simulate(county, days=days, per_day=60, seed=31, artifacts=campaign)
+    truth = inject_compact(county, real, rr=5.0, start=113)
+    found = top(real, mask)
+    assert found is not None and found.p_value <= 0.01
+    assert set(found.cells) & set(np.flatnonzero(truth[-1]).tolist())
+    with pytest.raises(ValueError):
+        top(quiet, mask[:-1])
+
+
+def test_masked_days_are_left_out_of_the_temporal_detectors():
+    rng = np.random.default_rng(11)
+    y, dates = _series(420, rng)
+    y = y.copy()
+    y[410] += 60  # a campaign day: 60 extra reports
+    mask = np.zeros(len(y), dtype=bool)
+    mask[410] = True
+    assert ears_statistic(y, "C2")[410] > 3
+    assert np.isnan(ears_statistic(y, "C2", mask=mask)[410])
+    assert np.isfinite(ears_statistic(y, "C2", mask=mask)[411])
+    plain = cusum_path(y, dates)[0]
+    masked = cusum_path(y, dates, mask=mask)[0]
+    k = 410 - (len(y) - 28)
+    assert plain[k] > masked[k] + 3 and masked[k] == pytest.approx(masked[k - 1])
