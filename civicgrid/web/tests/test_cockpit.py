@@ -266,3 +266,17 @@ def test_the_query_count_does_not_grow_with_the_cases(
         leader.get(page)
     with django_assert_max_num_queries(12):
         leader.get(data)
+
+
+def test_the_map_is_compressed_for_browsers_that_ask(client, personas, world, cases):
+    import gzip
+    import json
+
+    leader = _client(client, personas.leader)
+    url = reverse("cockpit_map")
+    plain = leader.get(url, {"region": LIZHOU, "level": "grid"})
+    packed = leader.get(url, {"region": LIZHOU, "level": "grid"}, HTTP_ACCEPT_ENCODING="gzip")
+    assert "Content-Encoding" not in plain
+    assert packed["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(packed.content)) == plain.json()
+    assert len(packed.content) < len(plain.content) / 2
