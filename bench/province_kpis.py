@@ -1,0 +1,161 @@
+"""Benchmark: the province KPI table (case KPIs per county, 90 counties) over N cases, from
+the daily rollup and directly from the cases, in the same run (issue 11: ≤ 10 s over 50 M).
+
+Usage::
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cg_h5 \\
+        .venv/bin/python bench/province_kpis.py --cases 5000000 [--keep]
+
+Creates ``test_<db>_province_<N>`` beside the named PostgreSQL database (dropped at the end
+unless ``--keep``; a kept one is reused, without loading again), loads the demo county (scale
+0.05) and ``--cases`` cases over 90 counties and a year (``bench/_bulk.py``), then times:
+
+1. ``rollup.refresh(full=True)``: building the rollup from nothing (once);
+2. ``rollup.province_kpis`` for the last 365 days and for last month, per county (best of
+   ``--repeat``);
+3. ``rollup.province_kpis_direct`` (``kpis.compute_by("county")``) for the same periods, once;
+4. an incremental refresh after a step on ``--touch`` cases spread over the year (what
+   ``tick`` pays after a busy day).
+
+Checks that the rollup table and the direct one agree on every numerator and denominator
+(exit 1 if not); ``--check`` exits 3 when the year's table takes longer than ``--target``.
+"""
+
+import argparse
+import os
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def _best(repeat, step):
+    best, value = None, None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        value = step()
+        elapsed = time.perf_counter() - started
+        best = elapsed if best is None else min(best, elapsed)
+    return best, value
+
+
+def _figures(rows):
+    from civicgrid.analytics import rollup
+
+    return {
+        (row["key"], code): (row[code].numerator, row[code].denominator)
+        for row in rows
+        for code in rollup.ROLLUP_KPIS
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=5_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--touch", type=int, default=20_000)
+    parser.add_argument("--target", type=float, default=10.0)
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the database")
+    parser.add_argument("--skip-direct", action="store_true", help="no direct computation")
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+
+    from _bulk import progress, scratch_database
+
+    with scratch_database(args.database_url, f"province_{args.cases}", keep=args.keep) as kept:
+        from civicgrid.cases.models import Case
+
+        if not kept or not Case.objects.exists():
+            from _bulk import load_province
+
+            from civicgrid.demo.loader import load_demo
+
+            progress("loading the demo county (scale 0.05) …")
+            load_demo(seed=7, scale=0.05, progress=lambda line: None)
+            load_province(args.cases)
+        return _run(args, progress)
+
+
+def _run(args, progress) -> int:
+    from django.db import connection
+    from django.utils import timezone
+
+    from civicgrid.analytics import rollup
+    from civicgrid.cases.models import Case, CaseAction
+
+    total = Case.objects.count()
+    progress(f"{total:,} cases; building the rollup …")
+    started = time.perf_counter()
+    built = rollup.refresh(full=True)
+    build_s = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE analytics_casedayrollup")
+
+    today = timezone.localdate()
+    month_end = today.replace(day=1) - timedelta(days=1)
+    periods = {
+        "year": (today - timedelta(days=364), today),
+        "month": (month_end.replace(day=1), month_end),
+    }
+    results = {}
+    for name, (start, end) in periods.items():
+        progress(f"{name}: the table from the rollup …")
+        rollup_s, rows = _best(args.repeat, lambda s=start, e=end: rollup.province_kpis(s, e))
+        direct_s, direct = None, None
+        if not args.skip_direct:
+            progress(f"{name}: the table from the cases (kpis.compute_by) …")
+            direct_s, direct = _best(1, lambda s=start, e=end: rollup.province_kpis_direct(s, e))
+        results[name] = (start, end, rollup_s, rows, direct_s, direct)
+
+    progress(f"a step on {args.touch:,} cases over the year, then an incremental refresh …")
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO cases_caseaction (case_id, action, actor_name, role, unit_code,
+                from_state, to_state, text, data, created)
+            SELECT id, 'comment', 'bench', '', '', state, state, '', '{}', %s
+            FROM cases_case WHERE id %% %s = 0
+            """,
+            [now, max(1, total // args.touch)],
+        )
+    started = time.perf_counter()
+    touched = rollup.refresh()
+    refresh_s = time.perf_counter() - started
+    touched_steps = CaseAction.objects.filter(actor_name="bench").count()
+
+    disagree = []
+    print("province KPI table benchmark (PostgreSQL)")
+    print(f"cases                    {total:,} over {len(results['year'][3])} counties")
+    print(f"rollup rows              {built['rows']:,} (day × township)")
+    print(f"rollup full build        {build_s:.1f} s")
+    print(
+        f"incremental refresh      {refresh_s:.1f} s ({touched['days']} days recomputed after "
+        f"a step on {touched_steps:,} cases)"
+    )
+    for name, (start, end, rollup_s, rows, direct_s, direct) in results.items():
+        print(f"{name:<6} {start} … {end}")
+        print(f"  from the rollup        {rollup_s:.3f} s  (best of {args.repeat})")
+        if direct is not None:
+            print(f"  from the cases         {direct_s:.1f} s  (kpis.compute_by, once)")
+            print(f"  ratio                  {direct_s / rollup_s:,.0f}×")
+            same = _figures(rows) == _figures(direct)
+            print(f"  agreement              {'yes' if same else 'NO'}")
+            if not same:
+                disagree.append(name)
+    year_s = results["year"][2]
+    print(f"target ≤ {args.target:g} s (year)     {'met' if year_s <= args.target else 'NOT met'}")
+    if disagree:
+        return 1
+    if args.check and year_s > args.target:
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
