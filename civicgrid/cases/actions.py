@@ -635,15 +635,18 @@ def _create_reported_case(
         enqueue_case_event(case, row)  # outbound webhooks, in this transaction
         _save_photos(case, photos, Attachment.Kind.PHOTO, row)
         case_action_recorded.send(sender=Case, case=case, row=row)
+        _notify(
+            case, "reported", _("New case %(code)s") % {"code": case.code}, unit_codes=[unit_code]
+        )
+        # The audit chain head is locked from here to the end of the caller's transaction, so
+        # the event comes last: concurrent reports wait on it (and on the day's code counter,
+        # taken above) for as few statements as possible (issue 11).
         record_event(
             "cases.case.report",
             actor=None if anonymous else actor,
             target=case,
             scope_code=region_code,
             after={"state": case.state, "channel": channel, "unit": unit_code},
-        )
-        _notify(
-            case, "reported", _("New case %(code)s") % {"code": case.code}, unit_codes=[unit_code]
         )
     return case
 

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from datetime import datetime
 
+from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -19,6 +20,8 @@ __all__ = [
     "discovery_document",
     "errors_document",
     "posted_document",
+    "queued_document",
+    "token_document",
     "requests_document",
     "service_definition_document",
     "services_document",
@@ -80,7 +83,8 @@ def services_document(categories: list[Category]) -> Document:
                     "service_name": selectors.category_name(category),
                     "description": category.acceptance_criteria or "",
                     "metadata": False,
-                    "type": "realtime",
+                    # Queued intake answers a POST with a token: the spec's "batch" type.
+                    "type": "batch" if settings.OPEN311_QUEUED_INTAKE else "realtime",
                     "keywords": _keywords(category),
                     "group": selectors.category_name(category.parent) or "",
                 }
@@ -204,6 +208,37 @@ def requests_document(
             item["notes"] = Many("note", [_note(row) for row in notes[case.pk]])
         items.append(item)
     return Document("service_requests", Many("request", items))
+
+
+def queued_document(row, *, account_id: str) -> Document:
+    """The answer to a queued POST: a token, never with a service_request_id (the spec)."""
+    return Document(
+        "service_requests",
+        Many(
+            "request",
+            [
+                {
+                    "token": row.token,
+                    "service_notice": _(
+                        "Received; the request id is given at tokens/%(token)s shortly."
+                    )
+                    % {"token": row.token},
+                    "account_id": account_id or None,
+                }
+            ],
+        ),
+    )
+
+
+def token_document(row) -> Document:
+    """GET tokens/<token>: the request id once the case is made (none yet while queued)."""
+    return Document(
+        "service_requests",
+        Many(
+            "request",
+            [{"service_request_id": row.case.code if row.case_id else None, "token": row.token}],
+        ),
+    )
 
 
 def posted_document(case: Case, *, account_id: str) -> Document:

@@ -33,7 +33,12 @@ from civicgrid.api.auth import authenticate_api_key
 from civicgrid.cases import workflow
 from civicgrid.cases.models import Attachment
 from civicgrid.open311 import documents, selectors
-from civicgrid.open311.actions import MAX_DESCRIPTION, do_submit_service_request
+from civicgrid.open311.actions import (
+    MAX_DESCRIPTION,
+    do_queue_service_request,
+    do_submit_service_request,
+)
+from civicgrid.open311.models import QueuedRequest
 from civicgrid.open311.serializers import render
 from civicgrid.people.pii import normalize_phone
 
@@ -330,12 +335,13 @@ def service_request(request, fmt, params, service_request_id):
 
 @endpoint("GET")
 def token(request, fmt, params, token):
-    # Requests get their id at once (service type "realtime"): no token is ever issued.
-    raise Open311Error(
-        404,
-        _("Token %(token)s does not exist: this server returns service_request_id at once.")
-        % {"token": token},
-    )
+    # Tokens are issued in the queued intake mode only (service type "batch").
+    row = QueuedRequest.objects.select_related("case").filter(token=token).first()
+    if row is None:
+        raise Open311Error(404, _("Token %(token)s does not exist.") % {"token": token})
+    if row.state == QueuedRequest.State.FAILED:
+        raise Open311Error(400, row.error or _("The request was refused."))
+    return documents.token_document(row)
 
 
 @endpoint("GET")
@@ -439,6 +445,25 @@ def _create_request(request, params):
         raise Open311Error(400, *problems)
 
     account_id = params.one("account_id") or ""
+    if settings.OPEN311_QUEUED_INTAKE and not photos:
+        row = do_queue_service_request(
+            api_key=key,
+            category=category,
+            idempotency_key=idempotency_key,
+            description=description or category.name,
+            lat=lat,
+            lng=lng,
+            address=address,
+            address_id=address_id,
+            media_url=media_url,
+            account_id=account_id,
+            device_id=params.one("device_id") or "",
+            reporter_name=_reporter_name(
+                params.one("first_name") or "", params.one("last_name") or ""
+            ),
+            reporter_phone=phone,
+        )
+        return documents.queued_document(row, account_id=account_id)
     try:
         case = do_submit_service_request(
             api_key=key,
