@@ -73,6 +73,8 @@ def _keywords(category: Category) -> str:
 
 
 def services_document(categories: list[Category]) -> Document:
+    # Queued intake answers a POST with a token: the spec's "batch" type.
+    kind = "batch" if getattr(settings, "OPEN311_QUEUED_INTAKE", False) else "realtime"
     return Document(
         "services",
         Many(
@@ -83,8 +85,7 @@ def services_document(categories: list[Category]) -> Document:
                     "service_name": selectors.category_name(category),
                     "description": category.acceptance_criteria or "",
                     "metadata": False,
-                    # Queued intake answers a POST with a token: the spec's "batch" type.
-                    "type": "batch" if settings.OPEN311_QUEUED_INTAKE else "realtime",
+                    "type": kind,
                     "keywords": _keywords(category),
                     "group": selectors.category_name(category.parent) or "",
                 }

@@ -445,7 +445,7 @@ def _create_request(request, params):
         raise Open311Error(400, *problems)
 
     account_id = params.one("account_id") or ""
-    if settings.OPEN311_QUEUED_INTAKE and not photos:
+    if getattr(settings, "OPEN311_QUEUED_INTAKE", False) and not photos:
         row = do_queue_service_request(
             api_key=key,
             category=category,

@@ -1,5 +1,6 @@
 """Make cases of the Open311 requests queued in the queued intake mode (issue 11)."""
 
+import os
 import socket
 import time
 
@@ -17,6 +18,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--batch", type=int, default=100, help="requests per claim")
+        parser.add_argument("--node", default="", help="this runner's name in the claims")
         parser.add_argument(
             "--follow",
             type=float,
@@ -25,8 +27,8 @@ class Command(BaseCommand):
             help="keep running, looking for new requests every SECONDS when the queue is empty",
         )
 
-    def handle(self, *args, batch, follow, **options):
-        node = f"{socket.gethostname()}:{options.get('node') or ''}"
+    def handle(self, *args, batch, follow, node, **options):
+        node = node or f"{socket.gethostname()}:{os.getpid()}"
         totals = {"claimed": 0, "done": 0, "failed": 0}
         started = time.perf_counter()
         while True:
