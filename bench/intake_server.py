@@ -39,6 +39,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -153,6 +154,34 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pids) -> float:
+    """user + system CPU time of these processes (from /proc; clock ticks)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def database_pids(name: str) -> list[int]:
+    """The PostgreSQL backends serving the bench's database (same machine: /proc works)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        )
+        pids = [row[0] for row in cursor.fetchall()]
+    connection.close()
+    return pids
+
+
 class RssSampler:
     """The largest RSS of any worker, sampled every 0.25 s while a phase runs."""
 
@@ -215,7 +244,8 @@ function response(status, headers, body)
     if kind == "rest" then
       id = string.match(body, '"code"%%s*:%%s*"([^"]+)"') or "?"
     else
-      id = string.match(body, '"service_request_id"%%s*:%%s*"([^"]+)"') or "?"
+      id = string.match(body, '"service_request_id"%%s*:%%s*"([^"]+)"')
+        or string.match(body, '"token"%%s*:%%s*"([^"]+)"') or "?"
     end
   end
   file:write(status, " ", id, "\n")
@@ -270,6 +300,12 @@ class Phase:
     def __init__(self, label: str, path: str, figures: dict, answers: list[tuple[int, str]]):
         self.label, self.path, self.figures, self.answers = label, path, figures, answers
         self.rss = 0.0
+        self.cpu = {"server": 0.0, "database": 0.0, "wrk": 0.0}  # CPU seconds in the phase
+
+    def cpu_ms(self, part: str) -> float:
+        """CPU milliseconds per answered request: what the load on the machine does not hide."""
+        answered = len(self.answers)
+        return self.cpu[part] * 1000 / answered if answered else float("nan")
 
     @property
     def seconds(self) -> float:
@@ -316,8 +352,15 @@ def run_wrk(
         f"http://127.0.0.1:{server.port}",
     ]
     progress(f"{label}: wrk -c {args.connections} -d {args.seconds}s POST {path} …")
+    db_pids = database_pids(args.database_name)
+    workers = server.workers()
+    before = cpu_seconds(workers), cpu_seconds(db_pids)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # only wrk terminates meanwhile
     with RssSampler(server) as sampler:
         done = subprocess.run(command, capture_output=True, text=True, timeout=args.seconds + 120)
+    wrk_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = (wrk_usage.ru_utime + wrk_usage.ru_stime) - (children.ru_utime + children.ru_stime)
+    after = cpu_seconds(workers), cpu_seconds(db_pids)
     line = next((x for x in done.stdout.splitlines() if x.startswith("WRKJSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk said: {done.stdout[-1500:]} {done.stderr[-1500:]}")
@@ -329,6 +372,9 @@ def run_wrk(
             answers.append((int(status), ident))
     phase = Phase(label, path, figures, answers)
     phase.rss = sampler.peak
+    phase.cpu["server"] = after[0] - before[0]
+    phase.cpu["database"] = after[1] - before[1]
+    phase.cpu["wrk"] = wrk_cpu
     progress(
         f"{label}: {phase.ok:,} 2xx in {phase.seconds:.1f}s = {phase.rate:.0f}/s, "
         f"p99 {figures['p99'] / 1000:.0f} ms, {phase.non_2xx} non-2xx, "
@@ -350,6 +396,12 @@ def main() -> int:
     parser.add_argument("--phases", default="baseline,open311,rest,baseline")
     parser.add_argument("--scale", type=float, default=0.05, help="demo county scale")
     parser.add_argument("--seed", type=int, default=20241126)
+    parser.add_argument(
+        "--queued",
+        action="store_true",
+        help="Open311 in the queued intake mode (tokens), then drain the queue and time it",
+    )
+    parser.add_argument("--drain-batch", type=int, default=100, help="rows per claim")
     parser.add_argument("--check", action="store_true", help="exit 3 if the run is invalid")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -375,6 +427,7 @@ def _server_env(args, workdir: Path) -> dict[str, str]:
     env["DJANGO_SETTINGS_MODULE"] = "civicgrid.settings"
     env["CIVICGRID_API_RATE_PER_MINUTE"] = "100000000"  # capacity, not the limit
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(HERE)])
+    env["CIVICGRID_OPEN311_QUEUED_INTAKE"] = "true" if args.queued else "false"
     if args.database_url:
         parts = urlsplit(args.database_url)
         name = connection.settings_dict["NAME"]  # the throwaway database
@@ -439,6 +492,7 @@ def _run(args, workdir: Path, phases: list[str]) -> bool:
     _token, token = do_create_personal_token(name="intake bench", actor=users.get(username="grid1"))
     open311_replay._make_baseline_table()
     database = f"{connection.vendor} ({connection.settings_dict['NAME']})"
+    args.database_name = str(connection.settings_dict["NAME"])
     conn_max_age = connection.settings_dict.get("CONN_MAX_AGE", 0)
     connection.close()
 
@@ -477,16 +531,54 @@ def _run(args, workdir: Path, phases: list[str]) -> bool:
             results.append(run_wrk(server, workdir, label, kind, path, bodies, headers, args))
     finally:
         server.stop()
-    problems = _check(results)
+    drain = _drain(args) if args.queued else None
+    problems = _check(results, queued=args.queued)
     _print(args, database, conn_max_age, server, results, problems)
+    if drain is not None:
+        print(
+            f"  drain:         {drain['done']:,} queued requests made into cases in "
+            f"{drain['seconds']:.1f}s = {drain['done'] / drain['seconds']:.1f}/s by one runner "
+            f"(batches of {args.drain_batch}, the server stopped), {drain['failed']} refused"
+        )
     return not problems
 
 
-def _check(results: list[Phase]) -> list[str]:
+def _drain(args) -> dict:
+    """Empty the queue with one runner (in this process) and time it."""
+    from civicgrid.open311.actions import do_drain_service_requests
+
+    progress("draining the queue …")
+    totals = {"done": 0, "failed": 0}
+    started = time.perf_counter()
+    while True:
+        counts = do_drain_service_requests(node="bench", batch=args.drain_batch)
+        totals["done"] += counts["done"]
+        totals["failed"] += counts["failed"]
+        if not counts["claimed"]:
+            break
+    totals["seconds"] = time.perf_counter() - started
+    return totals
+
+
+def _check(results: list[Phase], *, queued: bool = False) -> list[str]:
     """Every acknowledged report stored once; no more stored than sent."""
     from django.db import connection
 
     from civicgrid.cases.models import Case
+    from civicgrid.open311.models import QueuedRequest
+
+    if queued:  # the Open311 answers are tokens: each must have become one case
+        for phase in results:
+            if not phase.label.endswith("open311"):
+                continue
+            tokens = set(phase.ids)
+            rows = QueuedRequest.objects.filter(token__in=tokens)
+            made = list(rows.filter(state="done").values_list("case__code", flat=True))
+            phase.answers = [(200, code) for code in made] + [
+                (status, i) for status, i in phase.answers if not 200 <= status < 300
+            ]
+            if len(made) != len(tokens):
+                return [f"{len(tokens) - len(made)} acknowledged tokens have no case"]
 
     problems = []
     for phase in results:
@@ -551,6 +643,17 @@ def _print(args, database, conn_max_age, server, results, problems) -> None:
             f"{phase.rss:6.0f} {ratio:6.2f}"
         )
     print(f"  baseline req/s (mean of {len(baselines)}): {base_rate:.1f}")
+    print()
+    print("  CPU ms per request (what the other load on the machine does not change much), and the")
+    print("  rate 2 idle cores could serve if the CPU were the only limit (2000 / total):")
+    print(f"  {'phase':16} {'server':>7} {'database':>8} {'wrk':>6} {'total':>7} {'2 cores':>8}")
+    for phase in results:
+        parts = [phase.cpu_ms(part) for part in ("server", "database", "wrk")]
+        total = sum(parts)
+        print(
+            f"  {phase.label:16} {parts[0]:7.2f} {parts[1]:8.2f} {parts[2]:6.2f} {total:7.2f} "
+            f"{2000 / total if total else float('nan'):8.0f}"
+        )
     acked = sum(len(p.ids) for p in results if not p.label.endswith("baseline"))
     print(f"  acknowledged reports: {acked:,}, each stored exactly once: {not problems}")
     print(f"  valid run:     {'yes' if not problems else 'NO — ' + '; '.join(problems)}")

@@ -609,6 +609,14 @@ def main() -> int:
     )
     parser.add_argument("--retry-share", type=float, default=0.03, help="app retries, of POSTs")
     parser.add_argument("--server-threads", type=int, default=0, help="default max(4, clients)")
+    parser.add_argument(
+        "--server",
+        choices=("wsgiref", "gunicorn"),
+        default="wsgiref",
+        help="gunicorn: the production server of bench/intake_server.py (--workers gthread "
+        "workers with --server-threads threads each)",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--scale", type=float, default=0.05, help="demo county scale")
     parser.add_argument("--seed", type=int, default=20241126)
     parser.add_argument("--database-url", default="")
@@ -678,8 +686,18 @@ def _run(args, workdir: str) -> bool:
     )
 
     connection.close()
-    progress(f"starting the server ({args.server_threads} threads) …")
-    server = Server(_server_env(args, workdir), args.server_threads)
+    progress(f"starting the server ({args.server}, {args.server_threads} threads) …")
+    if args.server == "gunicorn":
+        from intake_server import Gunicorn
+
+        server = Gunicorn(
+            _server_env(args, workdir),
+            workers=args.workers,
+            threads=max(2, args.server_threads),
+            log=Path(workdir) / "gunicorn.log",
+        )
+    else:
+        server = Server(_server_env(args, workdir), args.server_threads)
     try:
         progress("reading the catalogue: services.json and every service definition …")
         services = get_json(server.port, f"{BASE}services.json")
@@ -794,11 +812,18 @@ def _print(args, day, summary, database, phases, written, warm) -> bool:
         f"  demo county:     scale {args.scale}, {summary.counts['grids']} grids "
         f"({day.grids} with points)"
     )
-    print(
-        f"  server:          civicgrid.wsgi over HTTP on 127.0.0.1 (child process, wsgiref with "
-        f"Django's request handler, {args.server_threads} pooled threads), one HTTP connection "
-        f"per request"
-    )
+    if args.server == "gunicorn":
+        print(
+            f"  server:          civicgrid.wsgi over HTTP on 127.0.0.1 (gunicorn, {args.workers} "
+            f"gthread workers × {max(2, args.server_threads)} threads), one HTTP connection "
+            f"per request"
+        )
+    else:
+        print(
+            f"  server:          civicgrid.wsgi over HTTP on 127.0.0.1 (child process, wsgiref "
+            f"with Django's request handler, {args.server_threads} pooled threads), one HTTP "
+            f"connection per request"
+        )
     pace = f"{args.speedup:g}x real time" if args.speedup > 0 else "as fast as possible"
     print(f"  clients:         {args.concurrency} at once, in timestamp order, {pace}")
     print(

@@ -8,8 +8,10 @@ Usage::
 
 A fresh database (SQLite in a temporary directory, or a throwaway ``soak_<pid>`` database next
 to the named PostgreSQL one, dropped at the end) gets the small demo county (scale 0.05) and
-API tokens for three people; ``civicgrid runserver`` serves it in its own process. Then, at
-the same time:
+API tokens for three people; a production server serves it in its own process: gunicorn
+(``--server gunicorn``, the default: ``--workers`` gthread workers with ``--threads`` threads
+each, serving ``civicgrid.wsgi``) or ``civicgrid runserver`` (``--server runserver``, the
+development server the soak used before). Then, at the same time:
 
 * intake: grid1 reports ``--rate`` cases a second through the REST API into a neighbouring
   grid (so they go to the township command room), each with its own idempotency key, and
@@ -19,7 +21,8 @@ the same time:
 * the department (a township police handler): signs each dispatched case and feeds back.
 
 It prints every 30 s and at the end: reports acknowledged, actions done, answers by status,
-latency p50/p95/p99, the server's resident memory (first minute vs last minute) and the
+latency p50/p95/p99, the server's resident memory (first minute vs last minute; with gunicorn
+the largest worker's, the master only forks and watches) and the
 checks: no 5xx, no lost or doubled report (every acknowledged code stored once, one case per
 key), the audit chain intact. Exit status 1 if a check fails. ``--check`` runs 30 seconds (the
 short form CI can afford).
@@ -29,6 +32,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -66,10 +70,62 @@ print(json.dumps({"tokens": tokens, "grid": other.code, "department": dept.code}
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:  # a worker that has just been replaced
+        pass
     return 0.0
+
+
+class GunicornServer(Server):
+    """gunicorn serving ``civicgrid.wsgi`` instead of ``runserver``, on the same database."""
+
+    def __init__(self, database_url: str, tmp_path, *, workers: int, threads: int):
+        super().__init__(database_url, tmp_path)
+        self.workers, self.threads = workers, threads
+
+    def start(self):
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        if not gunicorn.exists():
+            raise SystemExit("gunicorn is not installed (it is a dependency: pip install -e .)")
+        command = [
+            str(gunicorn),
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(self.threads),
+            "--timeout",
+            "60",
+            "civicgrid.wsgi:application",
+        ]
+        with self.log.open("a") as out:
+            self.process = subprocess.Popen(command, env=self.env, stdout=out, stderr=out)
+        self.wait_until_up()
+
+    def worker_pids(self) -> list[int]:
+        pid = self.process.pid
+        try:
+            return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            return []
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def server_rss_mb(server: Server) -> float:
+    """The server's resident memory: the largest gunicorn worker, or runserver's process."""
+    if isinstance(server, GunicornServer):
+        return max((rss_mb(pid) for pid in server.worker_pids()), default=0.0)
+    return rss_mb(server.process.pid)
 
 
 class Soak:
@@ -165,7 +221,6 @@ class Soak:
                 time.sleep(0.5)
 
     def run(self):
-        pid = self.server.process.pid
         memory = []
         threads = [
             threading.Thread(target=f, daemon=True)
@@ -177,7 +232,7 @@ class Soak:
         last_print = started
         while time.monotonic() - started < self.seconds:
             time.sleep(1)
-            memory.append((time.monotonic() - started, rss_mb(pid)))
+            memory.append((time.monotonic() - started, server_rss_mb(self.server)))
             if time.monotonic() - last_print >= 30:
                 last_print = time.monotonic()
                 self.progress(time.monotonic() - started, memory[-1][1])
@@ -201,6 +256,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=5, help="reports per second")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--check", action="store_true", help="30 seconds, for CI")
+    parser.add_argument("--server", choices=("gunicorn", "runserver"), default="gunicorn")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     args = parser.parse_args()
     seconds = 30 if args.check else args.minutes * 60
     workdir = Path(tempfile.mkdtemp(prefix="civicgrid-soak-"))
@@ -215,7 +273,10 @@ def main() -> int:
         url, dropped = f"{base}/{name}", (args.database_url, name)
     else:
         url = f"sqlite:///{workdir / 'soak.sqlite3'}"
-    server = Server(url, workdir)
+    if args.server == "gunicorn":
+        server = GunicornServer(url, workdir, workers=args.workers, threads=args.threads)
+    else:
+        server = Server(url, workdir)
     # The per-token API rate limit (600 a minute) would throttle the command room's polling:
     # this measures capacity, not the limit.
     server.env["CIVICGRID_API_RATE_PER_MINUTE"] = "1000000"
@@ -226,9 +287,14 @@ def main() -> int:
     run_command(server.env, "load_demo", "--scale", "0.05", "--seed", "7", "--verbosity", "0")
     setup = json.loads(run_command(server.env, "shell", "-c", SETUP).splitlines()[-1])
     server.start()
+    kind = (
+        f"gunicorn, {args.workers} workers × {args.threads} threads"
+        if args.server == "gunicorn"
+        else "runserver"
+    )
     print(
         f"soak: {seconds:.0f} s at {args.rate:g} reports/s, the command room and a department"
-        " working",
+        f" working; server: {kind}",
         flush=True,
     )
     soak = Soak(server, setup, args.rate, seconds)
