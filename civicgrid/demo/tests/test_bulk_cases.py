@@ -183,7 +183,7 @@ def test_the_audit_chain_is_intact_after_the_bulk_run(runs):
     _actions, bulk, _spoilt = runs
     assert bulk["problems"] == []
     events = bulk["dump"]["core.AuditEvent"]
-    assert len(events) > 2000
+    assert len(events) > 1000
 
 
 def test_the_comparison_notices_a_missing_notification(runs):
