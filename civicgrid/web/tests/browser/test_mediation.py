@@ -1,5 +1,5 @@
 """One-stop dispute intake and mediation in the browser: a reception-hall clerk (the 梨洲街道
-centre's window, ``lizhou``) registers a dispute and routes it to a studio; the studio's
+centre's window, ``lizhou_window``) registers a dispute and routes it to a studio; the studio's
 mediator records two sessions and an agreement on a phone and downloads the agreement; the
 statistics page counts it."""
 
@@ -24,7 +24,7 @@ def test_register_route_mediate_agree_download_and_count(site, people, tmp_path)
     from civicgrid.mediation.workflow import STATE_LABELS
 
     seeded = site.data["mediation"]
-    clerk = people("lizhou")
+    clerk = people("lizhou_window")
     page = clerk.page
 
     # 1. The window registers the dispute.
