@@ -13,7 +13,7 @@ import threading
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, connections
 from django.utils import timezone
 
@@ -215,3 +215,17 @@ def test_archiving_old_months_is_a_dry_run_first_then_detaches_dumps_and_drops(d
 def test_partition_names_sort_by_month():
     assert partition_name("t", datetime.date(2027, 1, 1)) == "t_p2027_01"
     assert Partition("t", "t_p2027_01", datetime.date(2027, 1, 1)).start.month == 1
+
+
+@pg_only
+def test_after_loading_history_ensure_since_moves_it_into_its_months(db):
+    first = (timezone.localdate() - datetime.timedelta(days=200)).replace(day=1)
+    past = datetime.datetime(first.year, first.month, 15, 9, tzinfo=SHANGHAI)
+    note = _notification(past)
+    assert _where("cases_notification", note.pk) == "cases_notification_default"
+    out = io.StringIO()
+    call_command("partitions", "--ensure", "--since", f"{first:%Y-%m}", stdout=out)
+    assert _where("cases_notification", note.pk) == partition_name("cases_notification", first)
+    assert "created" in out.getvalue()
+    with pytest.raises(CommandError, match="YYYY-MM"):
+        call_command("partitions", "--ensure", "--since", "last spring", stdout=io.StringIO())

@@ -1,9 +1,11 @@
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.utils import timezone
 
 from civicgrid.core.backup import _pg_env
 from civicgrid.core.partitions import (
@@ -17,6 +19,25 @@ from civicgrid.core.partitions import (
 )
 
 
+def _months_since(since: str | None) -> list[datetime]:
+    """Noon on the 1st of every month from ``since`` to this one (just now without it)."""
+    now = timezone.now()
+    if not since:
+        return [now]
+    try:
+        first = datetime.strptime(since, "%Y-%m").replace(day=1, hour=12)
+    except ValueError:
+        raise CommandError("--since takes a month: YYYY-MM") from None
+    month = timezone.make_aware(first)
+    months = []
+    while month <= now:
+        months.append(month)
+        month = timezone.make_aware(
+            datetime(month.year + month.month // 12, month.month % 12 + 1, 1, 12)
+        )
+    return months or [now]
+
+
 class Command(BaseCommand):
     help = (
         "PostgreSQL monthly partitions: list them with their rows, create the months ahead "
@@ -27,16 +48,23 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--ensure", action="store_true")
+        parser.add_argument(
+            "--since",
+            metavar="YYYY-MM",
+            help="with --ensure: also every month from this one on (after loading history, "
+            "its rows move out of the DEFAULT partition into their months)",
+        )
         parser.add_argument("--archive-older-than", type=int, metavar="MONTHS")
         parser.add_argument("--dir", type=Path, default=Path("var/archive"))
         parser.add_argument("--apply", action="store_true", help="archive for real")
 
-    def handle(self, *args, ensure, archive_older_than, dir, apply, **options):
+    def handle(self, *args, ensure, since, archive_older_than, dir, apply, **options):
         if connection.vendor != "postgresql":
             self.stdout.write("not PostgreSQL: no partitions (nothing to do)")
             return
         if ensure:
-            self.stdout.write(f"created {ensure_partitions()} partition(s)")
+            created = sum(ensure_partitions(month) for month in _months_since(since))
+            self.stdout.write(f"created {created} partition(s)")
         if archive_older_than is not None:
             if archive_older_than < 1:
                 raise CommandError("--archive-older-than must be at least 1 month")
