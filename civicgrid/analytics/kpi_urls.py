@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from civicgrid.analytics import kpi_views
+from civicgrid.analytics import kpi_views, province_views
 
 urlpatterns = [
+    path("analytics/province/", province_views.province_table, name="analytics_province"),
     path("analytics/kpis/", kpi_views.kpi_table, name="analytics_kpis"),
     path(
         "analytics/kpis/<slug:table>.<slug:fmt>",

@@ -166,8 +166,8 @@ class CaseDayRollup(models.Model):
     """The case counters of the KPIs for the cases reported on one local day in one township.
 
     Maintained by ``analytics.rollup`` (never by hand): a day's rows are recomputed whole
-    when any of its cases changed. Only counters fixed by a case's own fields are kept; the
-    open cases overdue *now* are counted live (see ``rollup.province_kpis``).
+    when any of its cases changed or an open case of the day passed its deadline, so the
+    figures are exact as of the last refresh (``RollupMark.upto``).
     """
 
     day = models.IntegerField(_("day"), help_text=_("Local day reported, days since 1970-01-01."))
@@ -185,6 +185,9 @@ class CaseDayRollup(models.Model):
     self_closed = models.IntegerField(default=0)
     hard = models.IntegerField(default=0)
     hard_closed = models.IntegerField(default=0)
+    overdue_open = models.IntegerField(
+        default=0, help_text=_("Open and past the deadline when the row was computed.")
+    )
 
     class Meta:
         verbose_name = _("daily case rollup")

@@ -2,18 +2,19 @@
 
 ``analytics.kpis`` reads the case table for every question; over a province's year (50
 million cases) even its index-only scan takes minutes. ``CaseDayRollup`` keeps, per local day
-reported and township, the case counters of the KPIs that depend only on a case's own fields
-(``ROLLUP_COUNTERS``); ``province_kpis`` sums them per county (or township) and adds, live,
-the open cases past their deadline *now* — the one counter that moves with the clock — from
-the ``(state, resolve_deadline)`` index, so it reads a few hundred thousand rollup rows and
-the currently overdue cases instead of the cases themselves.
+reported and township, the case counters of the KPIs (``ROLLUP_COUNTERS``), and
+``province_kpis`` sums them per county (or township): a few hundred thousand rows (days ×
+townships) whatever the number of cases.
 
-Kept correct by ``refresh``: every change to a case records a step on its timeline
-(``CaseAction``, written by the cases actions in the same transaction), so the days whose
-cases changed since the last refresh are those of the cases with a step since then; each such
-day is recomputed whole (delete, one ``INSERT … SELECT`` aggregate). The mark is read back
-``MARGIN`` earlier than it was taken, so a step written by a transaction that committed after
-the refresh started is still seen. ``refresh(full=True)`` rebuilds everything.
+Kept exact as of the last ``refresh`` (the time in ``RollupMark.upto``, shown on the page).
+A day's counters change only when one of its cases changes — and every change to a case
+records a step on its timeline (``CaseAction``, written by the cases actions in the same
+transaction) — or when "now" passes the deadline of one of its open cases (the open-and-
+overdue counter). So ``refresh`` recomputes whole (delete, one ``INSERT … SELECT``
+aggregate) the days of the cases with a step since the last refresh and of the open cases
+whose deadline fell since then. The mark is read back ``MARGIN`` earlier than it was taken,
+so a step written by a transaction that committed after the refresh started is still seen.
+``refresh(full=True)`` rebuilds everything.
 
 Only for a zone at a fixed UTC offset (Asia/Shanghai) on SQLite or PostgreSQL (the local day
 is plain arithmetic, as in ``kpis._LocalClock``); ``available()`` says whether it applies.
@@ -21,7 +22,6 @@ is plain arithmetic, as in ``kpis._LocalClock``); ``available()`` says whether i
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection, transaction
@@ -62,6 +62,7 @@ ROLLUP_COUNTERS = (
     "self_closed",
     "hard",
     "hard_closed",
+    "overdue_open",
 )
 # The KPIs whose counters the rollup (plus the live overdue count) gives.
 _GIVEN = {*ROLLUP_COUNTERS, "overdue", "overdue_open"}
@@ -92,7 +93,7 @@ def _start_of(day_number: int, offset: int) -> datetime:
     return datetime.fromtimestamp(day_number * 86400 - offset, tz=UTC)
 
 
-def _aggregate(cases, offset: int):
+def _aggregate(cases, offset: int, now: datetime):
     due = ~Q(state__in=_NOT_DUE)
     closed = due & Q(closed_at__isnull=False)
     accepted = Q(accepted_at__isnull=False)
@@ -114,14 +115,17 @@ def _aggregate(cases, offset: int):
             self_closed=Count("id", filter=closed & Q(level__in=["grid", "village"])),
             hard=Count("id", filter=due & Q(hard_case=True)),
             hard_closed=Count("id", filter=closed & Q(hard_case=True)),
+            overdue_open=Count(
+                "id", filter=due & Q(closed_at__isnull=True, resolve_deadline__lt=now)
+            ),
         )
         .order_by()
     )
 
 
-def _insert(cases, offset: int) -> None:
+def _insert(cases, offset: int, now: datetime) -> None:
     """One ``INSERT … SELECT`` of the aggregate (the rows never pass through Python)."""
-    sql, params = _aggregate(cases, offset).query.sql_with_params()
+    sql, params = _aggregate(cases, offset, now).query.sql_with_params()
     table = CaseDayRollup._meta.db_table
     q = connection.ops.quote_name
     columns = ", ".join(q(c) for c in ("day", "town_code", *ROLLUP_COUNTERS))
@@ -157,19 +161,25 @@ def refresh(*, full: bool = False) -> dict[str, int]:
         started = timezone.now()
         if full or mark.upto is None:
             CaseDayRollup.objects.all().delete()
-            _insert(Case.objects.all(), offset)
+            _insert(Case.objects.all(), offset, started)
             recomputed = -1
         else:
             since = mark.upto - MARGIN
             touched = CaseAction.objects.filter(created__gte=since).values("case_id")
-            days = sorted(
-                set(
-                    Case.objects.filter(Q(pk__in=touched) | Q(created__gte=since))
-                    .values_list(kpis._LocalClock("created", offset, "day"), flat=True)
-                    .distinct()
-                    .order_by()
-                )
+            fell_due = Case.objects.filter(
+                state__in=_OPEN_DUE,
+                closed_at__isnull=True,
+                resolve_deadline__gte=since,
+                resolve_deadline__lt=started,
             )
+            day = kpis._LocalClock("created", offset, "day")
+            days = set()
+            for rows in (
+                Case.objects.filter(Q(pk__in=touched) | Q(created__gte=since)),
+                fell_due,
+            ):
+                days.update(rows.values_list(day, flat=True).distinct().order_by())
+            days = sorted(days)
             for first, last in _runs(days):
                 CaseDayRollup.objects.filter(day__gte=first, day__lte=last).delete()
                 _insert(
@@ -178,6 +188,7 @@ def refresh(*, full: bool = False) -> dict[str, int]:
                         created__lt=_start_of(last + 1, offset),
                     ),
                     offset,
+                    started,
                 )
             recomputed = len(days)
         mark.upto = started
@@ -202,34 +213,19 @@ def province_kpis(
 ) -> list[dict]:
     """The case KPIs (``ROLLUP_KPIS``) per county (or ``level="town"``) of the places under
     ``region_code`` ("" = all), for the cases reported on the local days ``start`` … ``end``
-    (inclusive), from the rollup: rows ``{"key", "name", <code>: KpiValue}`` sorted by key, as
-    ``kpis.compute_by`` gives them. Reads what the last ``refresh`` wrote."""
-    from civicgrid.cases.models import Case
-
+    (inclusive), from the rollup as of its last ``refresh``: rows ``{"key", "name", <code>:
+    KpiValue}`` sorted by key, as ``kpis.compute_by`` gives them. Two queries."""
     length = _LEVEL_LENGTH[level]
-    offset = _offset()
-    first, last = _day_number(start), _day_number(end)
-    rows = CaseDayRollup.objects.filter(day__gte=first, day__lte=last)
-    live = Case.objects.filter(
-        state__in=_OPEN_DUE,
-        closed_at__isnull=True,
-        resolve_deadline__lt=timezone.now(),
-        created__gte=_start_of(first, offset),
-        created__lt=_start_of(last + 1, offset),
-    )
+    if len(region_code) > 9:
+        raise ValueError("the rollup goes down to townships")
+    rows = CaseDayRollup.objects.filter(day__gte=_day_number(start), day__lte=_day_number(end))
     if region_code:
-        rows = rows.filter(town_code__startswith=region_code[:9])
-        live = live.filter(region_code__startswith=region_code)
-    figures: dict[str, dict] = defaultdict(lambda: dict.fromkeys(ROLLUP_COUNTERS, 0))
+        rows = rows.filter(town_code__startswith=region_code)
+    figures: dict[str, dict] = {}
     sums = {name: Sum(name) for name in ROLLUP_COUNTERS}
     for row in rows.values(key=Substr("town_code", 1, length)).annotate(**sums).order_by():
-        figures[row.pop("key")].update(row)
-    open_late = live.values(key=Substr("region_code", 1, length)).annotate(n=Count("id"))
-    for row in open_late.order_by():
-        figures[row["key"]]["overdue_open"] = row["n"]
-    for figure in figures.values():
-        figure.setdefault("overdue_open", 0)
-        figure["overdue"] = figure["closed_late"] + figure["overdue_open"]
+        row["overdue"] = row["closed_late"] + row["overdue_open"]
+        figures[row.pop("key")] = row
     return _rows(figures, level)
 
 

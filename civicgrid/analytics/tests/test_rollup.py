@@ -69,10 +69,22 @@ def test_the_rollup_table_equals_the_direct_computation(cases_world, at):  # noq
     assert got == expected and {key for key, _code in got} == {"330281001"}
     assert _same(*MARCH, region_code="330281002", level="town") == ({}, {})
     assert _same(date(2026, 2, 1), date(2026, 2, 28)) == ({}, {})
-    # the overdue count moves with the clock, not with the rollup
+
+
+def test_a_deadline_passing_is_followed_on_refresh(cases_world, at):  # noqa: F811
     at(2026, 3, 2, 12)
+    rollup.refresh(full=True)
     got, expected = _same(*MARCH)
-    assert got == expected and got[("330281", "overdue_rate")] == (1, 6)  # C4 only
+    assert got == expected and got[("330281", "overdue_rate")] == (1, 6)  # C4 closed late
+    # C3's and C8's deadlines pass: the table says what it said until the next refresh …
+    at(2026, 3, 31, 10)
+    got, expected = _same(*MARCH)
+    assert got[("330281", "overdue_rate")] == (1, 6)
+    assert expected[("330281", "overdue_rate")] == (3, 6)
+    # … which recomputes their day (2 March) and agrees again
+    assert rollup.refresh()["days"] == 1
+    got, expected = _same(*MARCH)
+    assert got == expected and got[("330281", "overdue_rate")] == (3, 6)
 
 
 def test_a_case_changing_after_its_day_is_followed_on_refresh(cases_world, at):  # noqa: F811
@@ -110,5 +122,18 @@ def test_reading_the_table_takes_a_fixed_number_of_queries(
     django_assert_num_queries,  # noqa: ARG001
 ):
     rollup.refresh()
-    with django_assert_num_queries(3):  # rollup sums, open overdue cases, county names
+    with django_assert_num_queries(2):  # the rollup's sums, the counties' names
         rollup.province_kpis(*MARCH)
+
+
+def test_the_command(cases_world):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("rollup", stdout=out)
+    assert "all days recomputed" in out.getvalue()
+    assert CaseDayRollup.objects.filter(town_code="330281001").exists()
+    call_command("rollup", "--full", stdout=out)
+    assert out.getvalue().count("all days recomputed") == 2
