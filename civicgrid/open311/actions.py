@@ -12,7 +12,7 @@ import uuid
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -123,10 +123,6 @@ def do_queue_service_request(
     if api_key is None or api_key.revoked_at is not None:
         raise ActionRefused(_("This API key does not work."))
     key = _queue_key(api_key, idempotency_key)
-    if key:
-        existing = QueuedRequest.objects.filter(idempotency_key=key).first()
-        if existing is not None:
-            return existing
     row = QueuedRequest(
         token=secrets.token_hex(16),
         api_key=api_key,
@@ -138,11 +134,15 @@ def do_queue_service_request(
         },
         created=timezone.now(),
     )
+    # One INSERT, no look-up first: a retry (rare) hits the unique key and gets the first row.
+    # In its own savepoint when the caller has a transaction; else one autocommit statement.
     try:
-        with transaction.atomic():
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                row.save(force_insert=True)
+        else:
             row.save(force_insert=True)
     except IntegrityError:
-        # The same retried submission arrived twice at once: the first one won.
         existing = QueuedRequest.objects.filter(idempotency_key=key).first() if key else None
         if existing is None:
             raise

@@ -6,6 +6,7 @@ steps (leader instructions, supervision, returns, extension requests …) appear
 by name only, without their text.
 """
 
+import time
 from datetime import datetime
 
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -71,6 +72,25 @@ def services() -> list[Category]:
 
 def find_service(code: str) -> Category | None:
     return leaf_categories().filter(parent__active=True, code=code).first()
+
+
+SERVICE_CACHE_SECONDS = 60
+_service_cache: dict[str, tuple[float, Category | None]] = {}
+
+
+def find_service_cached(code: str) -> Category | None:
+    """``find_service``, remembered for a minute in this process: for the queued intake,
+    whose runner looks the category up again when it makes the case (and refuses the request
+    then if the service was withdrawn meanwhile)."""
+    now = time.monotonic()
+    hit = _service_cache.get(code)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    category = find_service(code)
+    if len(_service_cache) > 1000:  # unknown codes sent by a client must not grow it forever
+        _service_cache.clear()
+    _service_cache[code] = (now + SERVICE_CACHE_SECONDS, category)
+    return category
 
 
 def catalogue_changeset(default: datetime) -> datetime:

@@ -393,7 +393,9 @@ def _create_request(request, params):
     service_code = params.one("service_code")
     if service_code is None:
         raise Open311Error(400, _("service_code is required."))
-    category = selectors.find_service(service_code)
+    queued = getattr(settings, "OPEN311_QUEUED_INTAKE", False)
+    find = selectors.find_service_cached if queued else selectors.find_service
+    category = find(service_code)
     if category is None:
         raise Open311Error(404, _("Service %(code)s does not exist.") % {"code": service_code})
 
@@ -445,7 +447,7 @@ def _create_request(request, params):
         raise Open311Error(400, *problems)
 
     account_id = params.one("account_id") or ""
-    if getattr(settings, "OPEN311_QUEUED_INTAKE", False) and not photos:
+    if queued and not photos:
         row = do_queue_service_request(
             api_key=key,
             category=category,
