@@ -154,16 +154,22 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def cpu_seconds(pids) -> float:
-    """user + system CPU time of these processes (from /proc; clock ticks)."""
-    total = 0
+def cpu_seconds(pids) -> dict[int, float]:
+    """user + system CPU time of each of these processes (from /proc)."""
+    found = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two readings; a process started meanwhile counts whole (a
+    PostgreSQL backend replaced meanwhile, CONN_MAX_AGE, loses its last seconds)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def database_pids(name: str) -> list[int]:
@@ -352,15 +358,13 @@ def run_wrk(
         f"http://127.0.0.1:{server.port}",
     ]
     progress(f"{label}: wrk -c {args.connections} -d {args.seconds}s POST {path} …")
-    db_pids = database_pids(args.database_name)
-    workers = server.workers()
-    before = cpu_seconds(workers), cpu_seconds(db_pids)
+    before = cpu_seconds(server.workers()), cpu_seconds(database_pids(args.database_name))
     children = resource.getrusage(resource.RUSAGE_CHILDREN)  # only wrk terminates meanwhile
     with RssSampler(server) as sampler:
         done = subprocess.run(command, capture_output=True, text=True, timeout=args.seconds + 120)
     wrk_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     wrk_cpu = (wrk_usage.ru_utime + wrk_usage.ru_stime) - (children.ru_utime + children.ru_stime)
-    after = cpu_seconds(workers), cpu_seconds(db_pids)
+    after = cpu_seconds(server.workers()), cpu_seconds(database_pids(args.database_name))
     line = next((x for x in done.stdout.splitlines() if x.startswith("WRKJSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk said: {done.stdout[-1500:]} {done.stderr[-1500:]}")
@@ -372,8 +376,8 @@ def run_wrk(
             answers.append((int(status), ident))
     phase = Phase(label, path, figures, answers)
     phase.rss = sampler.peak
-    phase.cpu["server"] = after[0] - before[0]
-    phase.cpu["database"] = after[1] - before[1]
+    phase.cpu["server"] = cpu_used(before[0], after[0])
+    phase.cpu["database"] = cpu_used(before[1], after[1])
     phase.cpu["wrk"] = wrk_cpu
     progress(
         f"{label}: {phase.ok:,} 2xx in {phase.seconds:.1f}s = {phase.rate:.0f}/s, "
