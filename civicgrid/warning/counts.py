@@ -9,8 +9,10 @@ county's mean latitude: distances of a few km are off by well under 1 %).
 (``values("category_id", "grid_id", day).annotate(Count)``) and returns a ``T × N`` integer
 matrix per category (T days from ``first`` to ``last`` inclusive, N grids of the frame). A
 case counts on its local (Asia/Shanghai) report date; merged duplicates and rejected reports
-do not count, nor do cases without a grid. ``area_series`` sums the columns into township and
-county daily series for the temporal detectors (no further query).
+do not count, nor do cases without a grid, nor cases raised by a campaign's checks (a
+campaign finds what it looks for where it looks: that is search effort, not a rise, and a
+campaign made from a signal would otherwise feed its own signal). ``area_series`` sums the
+columns into township and county daily series for the temporal detectors (no further query).
 """
 
 from __future__ import annotations
@@ -118,6 +120,7 @@ def build_counts(
         category__isnull=False,
         grid__isnull=False,
         merged_into__isnull=True,
+        campaign_check__isnull=True,
     ).exclude(state__in=NOT_COUNTED_STATES)
     if category_ids is not None:
         cases = cases.filter(category_id__in=list(category_ids))

@@ -108,3 +108,49 @@ def test_the_demo_replays_the_nightly_run(planter):
     assert (summary.first, summary.last, summary.days) == (DAY - timedelta(days=2), DAY, 3)
     assert summary.cluster_signals >= 1 and summary.by_category.get("0101", 0) >= 1
     assert AuditEvent.objects.filter(action="demo.warning").count() == 1
+
+
+def test_cases_raised_by_a_campaigns_checks_do_not_count(planter):
+    """A campaign's hazards cluster where it searches; they are effort, not a rise."""
+    from django.utils import timezone
+
+    from civicgrid.campaigns.actions import do_create_campaign
+    from civicgrid.campaigns.models import CampaignCheck, CampaignTarget
+    from civicgrid.cases.models import Case
+
+    hot = _plant(planter)
+    campaign = do_create_campaign(
+        actor=planter.p.county,
+        title="城区僵尸车排查",
+        category=planter.category,
+        start=DAY - timedelta(days=3),
+        end=DAY,
+        grids=hot[:3],
+    )
+    now = timezone.now()
+    found = Case.objects.filter(description="planted", grid__code__in=hot[:3]).filter(
+        created__date__gte=DAY - timedelta(days=3)
+    )
+    for i, case in enumerate(found):
+        target = CampaignTarget.objects.create(
+            campaign=campaign,
+            kind="车辆",
+            label=f"浙B{i:05d}",
+            grid=case.grid,
+            region_code=case.region_code,
+            created=now,
+        )
+        CampaignCheck.objects.create(
+            target=target,
+            campaign=campaign,
+            worker=planter.p.county,
+            checked_at=case.created,
+            hazard=True,
+            region_code=case.region_code,
+            case=case,
+            created=now,
+        )
+    summary = run_warnings(DAY, categories=["0101"])
+    assert summary["new"] == 0, summary
+    CampaignCheck.objects.update(case=None)  # the same cases, not from a campaign: a cluster
+    assert run_warnings(DAY, categories=["0101"])["new"] >= 1
