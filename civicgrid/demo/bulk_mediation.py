@@ -29,7 +29,6 @@ head is advanced here, event by event, exactly as ``record_event`` would).
 from __future__ import annotations
 
 from collections import defaultdict
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -97,18 +96,30 @@ def _named(actor):
     return actor if actor is not None and actor.pk else None
 
 
-@contextmanager
-def _keep_updated(model):
-    """bulk_create stamps ``auto_now`` fields with the moment of writing; the actions stamp
-    them with the moment of each step (the simulated clock), which the rows already hold."""
-    fields = [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
-    for f in fields:
-        f.auto_now = False
-    try:
-        yield
-    finally:
-        for f in fields:
-            f.auto_now = True
+def _insert(model, rows) -> None:
+    """INSERT the rows as they are, in one ``executemany`` per chunk.
+
+    Each value goes through the field's ``get_db_prep_save`` as ``bulk_create`` does, but not
+    through ``pre_save``: an ``auto_now`` field keeps the moment of the row's last step (the
+    simulated clock, as the actions stamped it), not the moment of writing. No per-batch
+    SQL compiling either (SQLite's 999-parameter limit cuts bulk_create into small batches)."""
+    fields = model._meta.concrete_fields
+    qn = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        qn(model._meta.db_table),
+        ", ".join(qn(f.column) for f in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    prep = [(f.attname, f.get_db_prep_save) for f in fields]
+    with connection.cursor() as cursor:
+        for i in range(0, len(rows), CHUNK):
+            cursor.executemany(
+                sql,
+                [
+                    [save(getattr(row, name), connection) for name, save in prep]
+                    for row in rows[i : i + CHUNK]
+                ],
+            )
 
 
 class BulkMediation:
@@ -138,7 +149,9 @@ class BulkMediation:
         self.counters = {c.prefix: c for c in DisputeCodeCounter.objects.all()}
         self.new_counters: set[str] = set()
         self.changed_counters: set[str] = set()
-        self.orgs = list(MediationOrg.objects.filter(active=True))
+        self.orgs_at: dict[str, list[MediationOrg]] = defaultdict(list)
+        for org in MediationOrg.objects.filter(active=True).order_by("code"):
+            self.orgs_at[org.region_code].append(org)
         self.mediators = {m.pk: m for m in Mediator.objects.all()}
         self.mediators_of: dict[int, list[Mediator]] = defaultdict(list)
         for m in self.mediators.values():
@@ -192,8 +205,7 @@ class BulkMediation:
     def _flush(self):
         for model in _APPEND_ONLY:
             rows = self.rows.pop(model, [])
-            for i in range(0, len(rows), CHUNK):
-                model.objects.bulk_create(rows[i : i + CHUNK])
+            _insert(model, rows)
             self.written += len(rows)
         self.pending = 0
         if self.progress:
@@ -462,13 +474,11 @@ class BulkMediation:
             Route.TRADE: [MediationOrg.Kind.TRADE],
         }.get(route, [])
         code = dispute.region_code
-        prefixes = {code[:n] for n in (6, 9, 12, 15) if n <= len(code)}
         orgs = [
             org
-            for org in self.orgs
-            if org.kind in kinds
-            and org.region_code in prefixes
-            and (not org.specialities or dispute.category in org.specialities)
+            for prefix in {code[:n] for n in (6, 9, 12, 15) if n <= len(code)}
+            for org in self.orgs_at.get(prefix, ())
+            if org.kind in kinds and (not org.specialities or dispute.category in org.specialities)
         ]
         for org in orgs:
             org.load = self.org_load.get(org.pk, 0)
@@ -987,9 +997,7 @@ class BulkMediation:
         }
         for model, rows in kept.items():
             rows.sort(key=lambda r: r.pk)
-            with _keep_updated(model):
-                for i in range(0, len(rows), CHUNK):
-                    model.objects.bulk_create(rows[i : i + CHUNK])
+            _insert(model, rows)
             self.written += len(rows)
         new = [self.counters[p] for p in sorted(self.new_counters)]
         DisputeCodeCounter.objects.bulk_create(new, batch_size=CHUNK)

@@ -1,14 +1,16 @@
-"""A year of demo disputes for the demo county, made through the real mediation actions.
+"""A year of demo disputes for the demo county, as the real mediation actions make them.
 
     .venv/bin/civicgrid load_demo                       # the county first (once)
-    .venv/bin/civicgrid load_demo_mediation --scale 0.2
+    .venv/bin/civicgrid load_demo_mediation --scale 1   # ~60,500 disputes, in bulk
+    .venv/bin/civicgrid load_demo_mediation --scale 0.05 --through-actions
 
-``scale 1`` is about 60,000 disputes a year for the whole county (fewer on a smaller demo
-county: the volume follows the number of grids); 0.2 about 12,000. First the registry: per
-township a 矛调中心, a township people's mediation committee and three studios (marriage and
-family, labour, neighbourhood and property); per village a committee; county trade committees
-(medical, road traffic, consumer, property). Their mediators are existing staff of the demo
-county, given the mediator role (no new logins, so nothing is hashed).
+``scale 1`` is about 60,500 disputes, 3,755 reception-hall visitors and 14,000 12348 calls a
+year for the whole county (fewer on a smaller demo county: the volume follows the number of
+grids). First the registry, through the actions: per township a 矛调中心, a township people's
+mediation committee and three studios (marriage and family, labour, neighbourhood and
+property); per village a committee; county trade committees (medical, road traffic, consumer,
+property). Their mediators are existing staff of the demo county, given the mediator role (no
+new logins, so nothing is hashed).
 
 Then a simulation on a simulated clock (one event queue, so routing sees the load of the
 moment): arrivals per day (fewer at weekends) with a category and a source; the township's
@@ -18,8 +20,13 @@ dispute's own difficulty (risk, amount, category, the kind of organisation), so 
 rate, durations, overdue share, performance, confirmations and referrals *emerge*; none is
 typed in. Steps after the end stay undone: those disputes are still open. The reception-hall
 visitor log, the 12348 call log and the organisations' other activities are logged alongside.
-Deterministic for a seed. Everything runs in one transaction with the audit chain's head kept
-in memory (``core.audit.audit_batch``).
+
+The simulation calls an "actions module": by default ``demo.bulk_mediation.BulkMediation``,
+which writes the same rows as the actions, in bulk (held to them by
+``demo/tests/test_bulk_mediation.py``); with ``through_actions`` the real
+``mediation.actions``, one step at a time (~20 disputes/s). Deterministic for a seed.
+Everything runs in one transaction with the audit chain's head kept in memory
+(``core.audit.audit_batch``).
 """
 
 from __future__ import annotations

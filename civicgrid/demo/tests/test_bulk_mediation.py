@@ -16,6 +16,7 @@ from django.core.management.color import no_style
 from django.db import connection, transaction
 
 from civicgrid.core.audit import verify_chain
+from civicgrid.demo import bulk_mediation
 from civicgrid.demo.mediation import generate_demo_mediation
 from civicgrid.mediation.models import Dispute
 from civicgrid.people import pii
@@ -87,7 +88,10 @@ def _differences(left: dict, right: dict) -> list[str]:
     return wrong
 
 
-def test_the_bulk_path_writes_the_same_rows_as_the_actions(personas):
+def test_the_bulk_path_writes_the_same_rows_as_the_actions(personas, monkeypatch):
+    # write the append-only rows in several chunks along the way, as a full year does
+    monkeypatch.setattr(bulk_mediation, "FLUSH_AT", 1000)
+    monkeypatch.setattr(bulk_mediation, "CHUNK", 300)
     options = {"seed": 5, "scale": 1.5, "days": 60, "end": END}
     actions, s1, problems1 = _run(through_actions=True, **options)
     bulk, s2, problems2 = _run(**options)
