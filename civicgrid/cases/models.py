@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 from civicgrid.people.models import Department, Person
 from civicgrid.regions.models import Grid
 
+from .workflow import OPEN_STATES
+
 __all__ = [
     "Assignment",
     "Attachment",
@@ -210,6 +212,22 @@ class Case(models.Model):
                     "id",
                 ],
                 name="cases_case_kpi_cohort",
+            ),
+            # The open cases of a place (the cockpit's open / overdue / urgent counts, the
+            # overdue list): a small index that grows with the open cases, not with the years.
+            models.Index(
+                fields=["region_code", "state", "resolve_deadline"],
+                name="cases_case_open_region",
+                condition=models.Q(state__in=sorted(OPEN_STATES)),
+                include=["urgent", "supervised"],
+                opclasses=["varchar_pattern_ops", "varchar_pattern_ops", "timestamptz_ops"],
+            ),
+            # Closures of the last days by place (the cockpit's closed today and trend).
+            models.Index(
+                fields=["closed_at", "region_code"],
+                name="cases_case_closed_region",
+                condition=models.Q(closed_at__isnull=False),
+                include=["state"],
             ),
         ]
 

@@ -362,6 +362,16 @@ def _field_work(user, bench) -> list[dict]:
     return tiles
 
 
+BADGE_LIMIT = 999
+
+
+def _badge(rows) -> int | str:
+    """A workbench count, up to "999+": counting stops there (a county's "all cases" is a
+    year's worth, and the number only says "many")."""
+    n = rows.order_by()[: BADGE_LIMIT + 1].count()
+    return f"{BADGE_LIMIT}+" if n > BADGE_LIMIT else n
+
+
 @login_required
 def workbench(request, key=None):
     """The person's workbench: the counts of their lists and their tasks."""
@@ -376,7 +386,7 @@ def workbench(request, key=None):
     if bench is None:
         return home(request)
     counts = [
-        {"key": name, "label": QUEUES[name], "count": queue(request.user, name).count()}
+        {"key": name, "label": QUEUES[name], "count": _badge(queue(request.user, name))}
         for name in bench.queues
     ]
     first = bench.queues[0]
