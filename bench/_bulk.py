@@ -72,7 +72,7 @@ def scratch_database(database_url: str, label: str, *, keep: bool = False):
                 probe.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
             )
     connection.settings_dict.setdefault("TEST", {})["NAME"] = name
-    old = setup_databases(verbosity=0, interactive=False, keepdb=keep)
+    old = setup_databases(verbosity=0, interactive=False, keepdb=keep, serialized_aliases=set())
     try:
         yield existed
     finally:
