@@ -1,4 +1,4 @@
-"""A year of demo cases for the demo county, made through the real case actions.
+"""A year of demo cases for the demo county, made by the case workflow on a simulated clock.
 
 How to use it::
 
@@ -6,28 +6,33 @@ How to use it::
     .venv/bin/python manage.py load_demo_cases             # then a year of cases
     .venv/bin/python manage.py load_demo_cases --scale 1 --seed 7 --end 2026-11-01
 
-``--days`` (default 365) days of cases end at midnight on ``--end`` (default: today). Volume:
-``--scale 1`` is about 30,000 cases a year for the whole county (``load_demo --scale 1``), in
-proportion to the grids loaded. Every case goes through the real actions (about 6.3 actions a
-case, each with its timeline row, audit event and notifications), which runs at about 55–60
-cases a second on SQLite: the command's default ``--scale 0.2`` (about 6,000 cases) takes about
-two minutes; ``--scale 1`` about nine. Progress goes to stderr. A second run does nothing
-(the run is recorded as the audit event ``demo.cases``). Python::
+``--days`` (default 365) days of cases end at midnight on ``end`` (default: today). Volume:
+``--scale 1`` (the command's default) is about 30,000 cases a year for the whole county
+(``load_demo --scale 1``), in proportion to the grids loaded; about 6.3 steps a case, each
+with its timeline row, audit event and notifications. Progress goes to stderr. A second run
+does nothing (the run is recorded as the audit event ``demo.cases``). Python::
 
     from civicgrid.demo.cases import generate_demo_cases
     summary = generate_demo_cases(seed=7, days=30, scale=0.5, end=date(2026, 11, 1))
 
+Two ways to write the same rows. By default every step goes to a ``BulkCaseWriter``
+(``civicgrid.demo.bulk_cases``): the functions of ``civicgrid.cases.actions`` the simulation
+calls, with the same checks and the same rows, kept in memory and inserted in chunks — a full
+year in about a minute. ``through_actions=True`` (``--through-actions``) calls the actions
+themselves, at about 55–60 cases a second on SQLite (nine minutes for scale 1).
+``demo/tests/test_bulk_cases.py`` runs the same seed both ways and compares every table.
+
 How it works: every case is a small process (a generator) that reports, accepts, escalates,
-dispatches, signs, gives feedback, verifies and evaluates through ``civicgrid.cases.actions``
-with the right actors (the grid's full-time worker, the village staff, one township operator
-per town, the county operator, the leader, one handler per department — all existing role
-holders of the demo county, demo logins preferred). A simulated clock (``simulated_clock``:
-``django.utils.timezone.now`` patched for the run, restored afterwards, also on error) moves
-forward through the year; the processes wait on a heap ordered by time, so every row —
-timeline, deadlines, audit trail, notifications — carries the simulated instant. Events due
-after the end are not run: those cases stay open. The run is one transaction, with the audit
-chain's head kept in memory (``core.audit.audit_batch``: the same events, the head row written
-once at the end).
+dispatches, signs, gives feedback, verifies and evaluates through the actions (or the bulk
+writer) with the right actors (the grid's full-time worker, the village staff, one township
+operator per town, the county operator, the leader, one handler per department — all existing
+role holders of the demo county, demo logins preferred). A simulated clock
+(``simulated_clock``: ``django.utils.timezone.now`` patched for the run, restored afterwards,
+also on error) moves forward through the year; the processes wait on a heap ordered by time,
+so every row — timeline, deadlines, audit trail, notifications — carries the simulated
+instant. Events due after the end are not run: those cases stay open. The run is one
+transaction, with the audit chain's head kept in memory (``core.audit.audit_batch``: the same
+events, the head row written once at the end).
 
 The mix: seasonality per category group (城市管理 up in summer, 消防 in winter, 自然灾害 in
 the typhoon months), fewer reports on weekends, at Spring Festival and National Day; places
