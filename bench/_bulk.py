@@ -27,6 +27,7 @@ ANALYZE``. PostgreSQL only.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -47,7 +48,8 @@ def scratch_database(database_url: str, label: str, *, keep: bool = False):
         raise SystemExit("a PostgreSQL --database-url (or DATABASE_URL) is needed")
     import tempfile
 
-    os.environ["CIVICGRID_VAR_DIR"] = tempfile.mkdtemp(prefix="civicgrid-bulk-")
+    workdir = tempfile.mkdtemp(prefix="civicgrid-bulk-")
+    os.environ["CIVICGRID_VAR_DIR"] = workdir
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civicgrid.settings")
     import django
@@ -81,6 +83,7 @@ def scratch_database(database_url: str, label: str, *, keep: bool = False):
             progress(f"kept database {name}")
         else:
             teardown_databases(old, verbosity=0)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _county_codes(count: int) -> list[str]:
