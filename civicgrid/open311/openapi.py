@@ -397,7 +397,10 @@ def _paths() -> dict:
     list_requests["post"] = {
         "summary": "Post a service request",
         "description": "Creates a case at once (service type realtime): the answer carries its "
-        "`service_request_id`, never a token. Give a location: `lat` and `long`, "
+        "`service_request_id`, never a token. With the queued intake mode on (service type "
+        "batch) a photo-less request is answered with a `token` instead, never both; "
+        "`tokens/{token}.json` gives the id once the case is made. Give a location: `lat` "
+        "and `long`, "
         "`address_string` or `address_id`. A retry with the same `X-Idempotency-Key` from "
         "the same key returns the first request." + _XML_NOTE + _COMMON_NOTE,
         "parameters": [
@@ -473,10 +476,30 @@ def _paths() -> dict:
         ),
         DOCUMENTED_ROUTES["token"]: _get(
             "Get a request id from a token",
-            "This server gives the request id at once and issues no tokens, so every token "
-            "is a 404.",
+            "Tokens are issued in the queued intake mode only (service type batch); otherwise "
+            "the request id comes at once and every token is a 404. `service_request_id` is "
+            "null while the request waits; a refused request is a 400 with the reason.",
             [_path("token", "A token from POST requests."), JURISDICTION, LOCALE],
-            {"400": BAD_REQUEST, "404": NOT_FOUND},
+            {
+                "200": _ok(
+                    "The token and the request id, once made.",
+                    {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 1,
+                        "items": {
+                            "type": "object",
+                            "required": ["service_request_id", "token"],
+                            "properties": {
+                                "service_request_id": _nullable({"type": "string"}),
+                                "token": {"type": "string"},
+                            },
+                        },
+                    },
+                ),
+                "400": BAD_REQUEST,
+                "404": NOT_FOUND,
+            },
         ),
         DOCUMENTED_ROUTES["servicerequestupdates"]: _get(
             "Service request updates",
