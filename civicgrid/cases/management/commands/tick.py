@@ -9,6 +9,7 @@ from civicgrid.cases.actions import do_remind_due_soon, do_supervise_overdue
 from civicgrid.cases.selectors import due_soon_cases, overdue_cases
 from civicgrid.core.audit import do_check_audit_chain
 from civicgrid.core.daily import run_once_a_day
+from civicgrid.core.partitions import ensure_partitions
 from civicgrid.inspection.actions import do_generate_due_visits
 from civicgrid.mediation.actions import do_remind_overdue_disputes
 
@@ -20,6 +21,7 @@ def tick(now=None) -> dict[str, int]:
     a conditional UPDATE, so exactly one node acts on it.
     """
     now = now or timezone.now()
+    ensure_partitions(now)  # PostgreSQL: the months ahead of the partitioned tables exist
     reminded = sum(
         do_remind_due_soon(case, now=now)
         for case in due_soon_cases(now).filter(due_soon_notified_at__isnull=True).iterator()
