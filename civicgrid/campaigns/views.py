@@ -386,10 +386,14 @@ def campaign_targets_export(request, pk, fmt):
 # --------------------------------------------------------------------------- a worker's targets
 
 
+def _require_reporter(user) -> None:
+    if not scope_for(user).has("cases.report"):
+        raise Http404
+
+
 @login_required
 def campaign_my_targets(request):
-    if not scope_for(request.user).has("cases.report"):
-        raise Http404
+    _require_reporter(request.user)
     targets = my_targets(request.user)
     state = request.GET.get("state", "pending")
     if state in CampaignTarget.State.values:
@@ -405,6 +409,7 @@ def campaign_my_targets(request):
 
 @login_required
 def campaign_my_targets_export(request, fmt):
+    _require_reporter(request.user)  # as the page: 404, not an empty table
     if fmt not in EXPORT_FORMATS:
         raise Http404
     targets = my_targets(request.user)

@@ -26,6 +26,7 @@ class Role(models.TextChoices):
     DEPARTMENT_RESIDENT = "dept_resident", _("Department staff resident in a grid")
     DEPARTMENT_ON_CALL = "dept_on_call", _("Department staff on call for a grid")
     MEDIATOR = "mediator", _("Mediator")
+    RECEPTION_CLERK = "reception_clerk", _("Reception-hall clerk")
     CO_GOVERNANCE = "co_governance", _("Co-governance member")
     AUDITOR = "auditor", _("Auditor")
     ADMIN = "admin", _("Administrator")
@@ -48,6 +49,7 @@ ROLE_LEVEL = {
     Role.DEPARTMENT_RESIDENT: "department_grid",
     Role.DEPARTMENT_ON_CALL: "department_grid",
     Role.MEDIATOR: "any",
+    Role.RECEPTION_CLERK: "any",
     Role.CO_GOVERNANCE: "any",
     Role.AUDITOR: "any",
     Role.ADMIN: "global",
@@ -98,6 +100,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.DEPARTMENT_RESIDENT: frozenset(_DEPARTMENT),
     Role.DEPARTMENT_ON_CALL: frozenset(_DEPARTMENT),
     Role.MEDIATOR: frozenset(_REPORT),
+    Role.RECEPTION_CLERK: frozenset({"regions.view"}),
     Role.CO_GOVERNANCE: frozenset(_REPORT),
     Role.AUDITOR: frozenset(
         {"regions.view", "people.view", "departments.view", "audit.view", "cases.view"}
@@ -132,6 +135,9 @@ for _role, _extra in {
     Role.COUNTY_LEADER: {"mediation.view"},
     Role.VILLAGE_STAFF: {"mediation.view", "mediation.register"},
     Role.MEDIATOR: {"mediation.mediate"},
+    # 接待窗口: registers, keeps the visitor and 12348 logs and routes, at its own centre
+    # (township or county); no cases or people beyond what registering needs.
+    Role.RECEPTION_CLERK: {"mediation.view", "mediation.register", "mediation.route"},
     Role.DEPARTMENT_HANDLER: {"mediation.mediate"},
     Role.DEPARTMENT_RESIDENT: {"mediation.mediate"},
     Role.AUDITOR: {"mediation.view"},

@@ -48,6 +48,13 @@ DEMO_LOGINS = [
     ("leader", Role.COUNTY_LEADER, "county", None, "县社会治理中心领导 county centre leader"),
     ("lizhou", Role.TOWNSHIP_OPERATOR, "330281001", None, "梨洲街道指挥室 township operator"),
     ("fengshan", Role.TOWNSHIP_OPERATOR, "330281002", None, "凤山街道指挥室 township operator"),
+    (
+        "lizhou_window",
+        Role.RECEPTION_CLERK,
+        "330281001",
+        None,
+        "梨洲街道矛调中心接待窗口 reception-hall clerk",
+    ),
     ("grid1", Role.GRID_WORKER, "first_grid:330281001", None, "梨洲街道专职网格员 grid worker"),
     ("grid2", Role.GRID_WORKER, "first_grid:330281002", None, "凤山街道专职网格员 grid worker"),
     ("police", Role.DEPARTMENT_HANDLER, "county", "public_security", "公安局 department handler"),

@@ -436,13 +436,16 @@ def _period(request):
     return form, start, end, since, until
 
 
+def _require_statistics(user) -> None:
+    scope = scope_for(user)
+    if not scope.has("mediation.view") and not scope.has("mediation.mediate"):
+        raise PermissionDenied
+
+
 @login_required
 def statistics_page(request):
     """F6: intake, success rate, time to outcome, performance, confirmations, referrals."""
-    if not scope_for(request.user).has("mediation.view") and not scope_for(request.user).has(
-        "mediation.mediate"
-    ):
-        raise PermissionDenied
+    _require_statistics(request.user)
     form, start, end, since, until = _period(request)
     columns = _stat_columns()
     titles = {
@@ -481,6 +484,7 @@ def statistics_page(request):
 
 @login_required
 def statistics_export(request, group, fmt):
+    _require_statistics(request.user)  # as the page: refused, not an empty table
     if group not in STAT_GROUPS or fmt not in EXPORT_FORMATS:
         raise Http404
     _form, start, end, since, until = _period(request)

@@ -184,6 +184,8 @@ VISIBILITY: dict[str, Rule] = {
     # a township's row in a statistics export: shown to those who see or report cases in a
     # place overlapping it (a member's row is their own reports')
     "town": scoped(("cases.view", "cases.report"), "town", ancestors=True),
+    # … and in the dispute statistics, to those who see the disputes of a place overlapping it
+    "mediation_town": scoped("mediation.view", "mediation_town", ancestors=True),
     "grid": scoped("regions.view", "grid"),
     "target": scoped("cases.report", "target"),
     "signal": scoped("warning.view", "signal"),
@@ -376,8 +378,6 @@ ENTRIES: list[E] = [
         perm("cases.report"),
         {"fmt": CSV},
         group="campaigns",
-        exceptions={"outsider": ALLOW, "auditor": ALLOW},
-        why="the export answers an empty table where the page answers 404",
     ),
     E(
         "campaign_target_check",
@@ -609,11 +609,10 @@ ENTRIES: list[E] = [
     E("mediation_statistics", perm("mediation.view", "mediation.mediate"), group="mediation"),
     E(
         "mediation_statistics_export",
-        LOGIN_ONLY,
+        perm("mediation.view", "mediation.mediate"),
         {"group": "town", "fmt": CSV},
         group="mediation",
-        why="an empty table for those the page refuses",
-        lists="town",
+        lists="mediation_town",
         lists_positive=False,
     ),
     E(
@@ -891,6 +890,7 @@ ENTRIES: list[E] = [
         writes=True,
     ),
     E("analytics_kpis", perm("analytics.view"), group="analytics"),
+    E("analytics_province", perm("analytics.view"), group="analytics"),
     E(
         "analytics_kpis",
         scoped("analytics.view", "town"),

@@ -28,6 +28,7 @@ PERSONAS = [
     "grid2",  # grid worker, a grid of township B
     "village",  # village staff of grid1's village (township A)
     "lizhou",  # township operator of A
+    "window",  # reception-hall clerk (接待窗口) of A's mediation centre
     "fengshan",  # township operator of B
     "police",  # 公安局 (county department) handler
     "market",  # 市场监管局 (county department) handler
@@ -129,6 +130,7 @@ def build_world() -> World:  # noqa: PLR0915 (one long recipe reads best top to 
     for name in ("admin", "county", "leader", "lizhou", "fengshan", "grid1", "grid2"):
         u[name] = _user(name)
     u["police"] = _user("police")
+    u["window"] = _user("lizhou_window")
     u["auditor"] = _user("auditor")
     u["outsider"] = get_user_model().objects.create_user("matrix-outsider", password="x")
     grid_a, grid_b = _grid_of(u["grid1"]), _grid_of(u["grid2"])
@@ -419,6 +421,7 @@ def build_world() -> World:  # noqa: PLR0915 (one long recipe reads best top to 
         "A": Obj(TOWN_A, TOWN_A, marks=(names[TOWN_A],)),
         "B": Obj(TOWN_B, TOWN_B, marks=(names[TOWN_B],)),
     }
+    w.objects["mediation_town"] = w.objects["town"]
     # The county's co-governance award of this year (one county: A only).
     award = do_propose_award(county_code="330281", year=year, actor=county, size=3)
     w.objects["award"] = {"A": Obj(award.pk, "330281", instance=award)}
