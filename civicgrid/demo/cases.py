@@ -7,7 +7,7 @@ How to use it::
     .venv/bin/python manage.py load_demo_cases --scale 1 --seed 7 --end 2026-11-01
 
 ``--days`` (default 365) days of cases end at midnight on ``end`` (default: today). Volume:
-``--scale 1`` (the command's default) is about 30,000 cases a year for the whole county
+``--scale 1`` is about 30,000 cases a year for the whole county (the command's default is 0.2)
 (``load_demo --scale 1``), in proportion to the grids loaded; about 6.3 steps a case, each
 with its timeline row, audit event and notifications. Progress goes to stderr. A second run
 does nothing (the run is recorded as the audit event ``demo.cases``). Python::
@@ -18,8 +18,9 @@ does nothing (the run is recorded as the audit event ``demo.cases``). Python::
 Two ways to write the same rows. By default every step goes to a ``BulkCaseWriter``
 (``civicgrid.demo.bulk_cases``): the functions of ``civicgrid.cases.actions`` the simulation
 calls, with the same checks and the same rows, kept in memory and inserted in chunks — a full
-year in about a minute. ``through_actions=True`` (``--through-actions``) calls the actions
-themselves, at about 55–60 cases a second on SQLite (nine minutes for scale 1).
+year (scale 1) in about 100 s of CPU on SQLite. ``through_actions=True``
+(``--through-actions``) calls the actions themselves, at about 55–60 cases a second on SQLite
+(nine minutes for scale 1).
 ``demo/tests/test_bulk_cases.py`` runs the same seed both ways and compares every table.
 
 How it works: every case is a small process (a generator) that reports, accepts, escalates,
