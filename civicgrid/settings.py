@@ -217,6 +217,9 @@ if env_bool("CIVICGRID_BEHIND_PROXY", False):
 
 # The REST API (/api/v1/): requests per minute for each token, key or session user.
 API_RATE_PER_MINUTE = env_int("CIVICGRID_API_RATE_PER_MINUTE", 600, minimum=1)
+# Queued Open311 intake: POST requests answers with a token at once and ``drain_open311``
+# (or another node running it) makes the cases in batches (issue 11). Off: a case at once.
+OPEN311_QUEUED_INTAKE = env_bool("CIVICGRID_OPEN311_QUEUED_INTAKE", False)
 
 # Map tiles for Leaflet (e.g. a Tianditu or an internal tile server URL with {z}/{x}/{y});
 # without one the maps show grid polygons and points on a plain background.

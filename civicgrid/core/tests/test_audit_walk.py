@@ -56,6 +56,10 @@ UNAUDITED = {
     # The data hub's dry run writes only the run's own state and its problem rows (what the
     # import would do); nothing of the register. The import itself is audited.
     "civicgrid.datahub.actions:do_check_run": "the dry run's own result rows",
+    # A queued Open311 POST (OPEN311_QUEUED_INTAKE) stores the request as it came, an inbox
+    # row like an idempotency record; the case it becomes is made, and audited, by the drain
+    # through do_submit_service_request (an auditing caller).
+    "civicgrid.open311.actions:do_queue_service_request": "a queued request's inbox row",
 }
 
 # FINDINGS (issue 12, item 5): actions that change data without an audit event and should

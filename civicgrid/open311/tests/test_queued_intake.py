@@ -98,6 +98,16 @@ def test_the_drain_command_empties_the_queue_in_batches(queued, o311, form):
     assert len(set(rows.values_list("case_id", flat=True))) == 5
 
 
+def test_tick_drains_the_queue_too(queued, o311, form):
+    from civicgrid.cases.management.commands.tick import tick
+
+    token = token_of(o311.post(**form))
+    assert tick()["drained"] == 1
+    row = QueuedRequest.objects.get(token=token)
+    assert row.state == "done" and row.case_id is not None
+    assert tick()["drained"] == 0
+
+
 def test_photos_still_make_the_case_at_once(queued, o311, form):
     from django.core.files.uploadedfile import SimpleUploadedFile
 

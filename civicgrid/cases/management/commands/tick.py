@@ -12,6 +12,7 @@ from civicgrid.core.daily import run_once_a_day
 from civicgrid.core.partitions import ensure_partitions
 from civicgrid.inspection.actions import do_generate_due_visits
 from civicgrid.mediation.actions import do_remind_overdue_disputes
+from civicgrid.open311.actions import do_drain_service_requests
 
 
 def tick(now=None) -> dict[str, int]:
@@ -34,6 +35,9 @@ def tick(now=None) -> dict[str, int]:
     due_visits = do_generate_due_visits(now=now)
     # Disputes past their time limit: mediators and the centre told once per deadline.
     disputes = do_remind_overdue_disputes(now)
+    # Queued Open311 reports (OPEN311_QUEUED_INTAKE) made into cases, a batch per tick;
+    # `drain_open311 --follow` on one or more nodes keeps up with a busy day.
+    drained = do_drain_service_requests(now=now)["done"]
     # Walk the audit hash chain once a day (the first tick of the day on any node).
     audit = do_check_audit_chain(now=now, daily=True)
     # The analysis end, once a day for the day before: the early-warning run, then the
@@ -46,6 +50,7 @@ def tick(now=None) -> dict[str, int]:
         "supervised": supervised,
         "due_visits": due_visits,
         "overdue_disputes": disputes,
+        "drained": drained,
         "audit_checked": int(audit is not None),
         "warned": int(warned is not None),
         "reported": int(reported is not None),
