@@ -137,3 +137,15 @@ def test_the_command(cases_world):
     assert CaseDayRollup.objects.filter(town_code="330281001").exists()
     call_command("rollup", "--full", stdout=out)
     assert out.getvalue().count("all days recomputed") == 2
+
+
+def test_tick_keeps_the_table_up_to_date(cases_world, at):  # noqa: F811
+    from civicgrid.cases.management.commands.tick import tick
+
+    assert tick()["summary_days"] == -1  # the first tick builds it whole
+    waiting = Case.objects.get(state="reported")
+    at(2026, 4, 2, 9)
+    A.do_reject_case(waiting, actor=cases_world.p.lizhou, reason="无效")
+    assert tick()["summary_days"] >= 1
+    got, expected = _same(*MARCH)
+    assert got == expected

@@ -5,6 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from civicgrid.analytics import rollup
 from civicgrid.cases.actions import do_remind_due_soon, do_supervise_overdue
 from civicgrid.cases.selectors import due_soon_cases, overdue_cases
 from civicgrid.core.audit import do_check_audit_chain
@@ -23,6 +24,8 @@ def tick(now=None) -> dict[str, int]:
     """
     now = now or timezone.now()
     ensure_partitions(now)  # PostgreSQL: the months ahead of the partitioned tables exist
+    # The province KPI table's daily summary: the days whose cases changed since last time.
+    summary = rollup.refresh()
     reminded = sum(
         do_remind_due_soon(case, now=now)
         for case in due_soon_cases(now).filter(due_soon_notified_at__isnull=True).iterator()
@@ -51,6 +54,7 @@ def tick(now=None) -> dict[str, int]:
         "due_visits": due_visits,
         "overdue_disputes": disputes,
         "drained": drained,
+        "summary_days": summary["days"],
         "audit_checked": int(audit is not None),
         "warned": int(warned is not None),
         "reported": int(reported is not None),
