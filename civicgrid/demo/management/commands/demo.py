@@ -5,19 +5,20 @@ from django.core.management.base import BaseCommand
 
 from civicgrid.demo.loader import DEMO_LOGINS, DEMO_PASSWORD
 
-# After the county and its year of cases, the other ends of the system, in this order (each
-# a load_demo_<name> command that writes through its app's actions and does nothing when its
-# data is already there): visits, special campaigns, co-governance members, department staff
-# on call, disputes, rewards.
-# name → share of --cases-scale. Disputes go through ~7 actions each at ~20 disputes/s, so the
-# demo makes a twentieth of its year's share (0.2 → ~560 disputes, ~30 s); `civicgrid
-# load_demo_mediation --scale 0.2` makes the full share (~11,000, ~10 minutes).
+# After the county and its year of cases (full volume, written by the bulk path of
+# demo.bulk_cases), the other ends of the system, in this order (each a load_demo_<name>
+# command that does nothing when its data is already there): visits, special campaigns,
+# co-governance members, department staff on call, disputes, rewards, then the early warning
+# and the reports. name → share of --extras-scale (default 0.2: the visits, campaigns and the
+# rest through their actions, as before). Disputes are written by demo.bulk_mediation (the
+# actions' rows): 0.2 × 0.5 → ~5,600 disputes, a tenth of the county's year;
+# `civicgrid load_demo_mediation --scale 1` makes the whole year (~60,000, ~4 minutes).
 EXTRAS = {
     "visits": 1.0,
     "campaigns": 1.0,
     "cogovernance": 1.0,
     "oncall": 1.0,
-    "mediation": 0.05,
+    "mediation": 0.5,
     "incentives": 1.0,
     "warning": 1.0,  # the nightly early-warning run over the last weeks (finds the 僵尸车 cluster)
     "analytics": 1.0,  # a year of daily, weekly and monthly reports (after the signals)
@@ -36,14 +37,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--cases-scale",
             type=float,
-            default=0.2,
-            help=(
-                "volume of the demo year (1.0 ≈ 30,000 cases; 0 = the county only; default 0.2); "
-                "visits, campaigns, members, summons, disputes and rewards follow it"
-            ),
+            default=1.0,
+            help="volume of the demo year of cases (1.0, the default, ≈ 30,000 cases, a county's "
+            "year; 0 = the county only)",
+        )
+        parser.add_argument(
+            "--extras-scale",
+            type=float,
+            default=None,
+            help="volume of the visits, campaigns, members, summons, disputes and rewards; "
+            "default: the smaller of 0.2 and --cases-scale",
         )
 
-    def handle(self, *args, addrport, no_serve, cases_scale, **options):
+    def handle(self, *args, addrport, no_serve, cases_scale, extras_scale=None, **options):
         started = time.monotonic()
         # htmx, ECharts, Leaflet: pinned npm tarballs, fetched once (a no-op when present)
         call_command("fetch_assets", stdout=self.stderr)
@@ -51,12 +57,15 @@ class Command(BaseCommand):
         self.stderr.write("database migrated")
         call_command("load_demo")
         if cases_scale > 0:
-            self.stderr.write("generating a year of cases through the real actions …")
+            self.stderr.write("generating a year of cases …")
+            step = time.monotonic()
             call_command("load_demo_cases", scale=cases_scale)
+            self.stderr.write(f"demo cases: {time.monotonic() - step:.0f} s")
+            extras = min(0.2, cases_scale) if extras_scale is None else extras_scale
             for name, share in EXTRAS.items():
                 step = time.monotonic()
                 self.stderr.write(f"demo {name} …")
-                call_command(f"load_demo_{name}", scale=cases_scale * share)
+                call_command(f"load_demo_{name}", scale=extras * share)
                 self.stderr.write(f"demo {name}: {time.monotonic() - step:.0f} s")
         self.stderr.write(f"demo ready in {time.monotonic() - started:.0f} s")
         self.stdout.write("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)

@@ -1,11 +1,11 @@
-"""``manage.py load_demo_cases [--seed N] [--days 365] [--scale 0.2] [--end YYYY-MM-DD]
+"""``manage.py load_demo_cases [--seed N] [--days 365] [--scale 1] [--end YYYY-MM-DD]
 [--through-actions]``
 
 A year of demo cases for the loaded demo county, made by the case workflow on a simulated
 clock (see ``civicgrid.demo.cases``). Run ``load_demo`` first. A second run does nothing.
 Progress (every 1,000 cases: count, rate, elapsed) goes to stderr.
 
-``--scale 1`` is about 30,000 cases a year for the whole county (the default 0.2 about 6,000),
+``--scale 1`` (the default) is about 30,000 cases a year for the whole county,
 written by the bulk path (``civicgrid.demo.bulk_cases``: the rows the actions would write, kept
 in memory and inserted in chunks; about 100 s of CPU for scale 1 on SQLite, half a GB of
 memory). ``--through-actions`` calls ``civicgrid.cases.actions`` for every step instead (55–60
@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError
 from civicgrid.demo.cases import demo_cases_loaded, generate_demo_cases
 from civicgrid.demo.loader import demo_is_loaded
 
-DEFAULT_SCALE = 0.2
+DEFAULT_SCALE = 1.0
 
 
 class Command(BaseCommand):
