@@ -9,11 +9,14 @@ How to use it::
 The demo cases end at midnight on their ``end`` day and carry a planted 废弃车辆（僵尸车）
 (0101) cluster in the four urban streets that grows over seven weeks and stops three weeks
 before the end (``civicgrid.demo.cases``). This replays the nightly run
-(``civicgrid.warning.run.run_warnings``) for each of the last ``days`` days before that end, in
-order, exactly as the ``warn`` command would have run each night — so the cluster is found
-while it grows, followed as it goes on, and re-announced when it grows — using the fast Monte
-Carlo approximation (``fast=True``) unless ``full=True``. A second call does nothing (the
-audit event ``demo.warning`` marks the run); the run itself is idempotent anyway.
+(``civicgrid.warning.run.run_warnings``) over the last ``days`` days before that end, in
+order, as the ``warn`` command would have run — every night of the last ``DAILY`` (14) days,
+and once a week before that (``every``, default 7; 1 replays every night) so that a county's
+year stays quick to load: the cluster is found while it grows, followed as it goes on
+(a signal continues across the week's gap: its window spans it), and re-announced when it
+grows — using the fast Monte Carlo approximation (``fast=True``) unless ``full=True``. A second
+call does nothing (the audit event ``demo.warning`` marks the run); the run itself is idempotent
+anyway.
 """
 
 import time
@@ -33,6 +36,7 @@ __all__ = ["AUDIT_ACTION", "DEFAULT_DAYS", "demo_warning_loaded", "generate_demo
 
 AUDIT_ACTION = "demo.warning"
 DEFAULT_DAYS = 63  # the cluster's last six weeks and the three weeks after it
+DAILY = 14  # the last nights, run every night; older ones once every ``every`` nights
 
 
 @dataclass
@@ -70,12 +74,17 @@ def demo_end() -> date | None:
 
 
 def generate_demo_warnings(
-    *, days: int = DEFAULT_DAYS, end: date | None = None, full: bool = False, progress=None
+    *,
+    days: int = DEFAULT_DAYS,
+    end: date | None = None,
+    full: bool = False,
+    every: int = 7,
+    progress=None,
 ) -> WarningSummary:
-    """Run the nightly warning for each of the ``days`` days before ``end`` (default: the end
-    of the demo cases)."""
-    if days < 1:
-        raise ValueError("days must be positive")
+    """Run the nightly warning over the ``days`` days before ``end`` (default: the end of the
+    demo cases): each of the last ``DAILY`` nights, one night in ``every`` before them."""
+    if days < 1 or every < 1:
+        raise ValueError("days and every must be positive")
     end = end or demo_end()
     summary = WarningSummary()
     if end is None:
@@ -84,6 +93,9 @@ def generate_demo_warnings(
     summary.first, summary.last = end - timedelta(days=days), end - timedelta(days=1)
     for offset in range(days):
         day = summary.first + timedelta(days=offset)
+        before_end = days - offset  # 1 for the last night
+        if before_end > DAILY and (before_end - DAILY) % every:
+            continue
         result = run_warnings(day, fast=None if full else True)
         summary.days += 1
         summary.new += result["new"]
@@ -107,6 +119,6 @@ def generate_demo_warnings(
         target_type="demo",
         target_id=str(end),
         target_repr=f"demo warnings {summary.first}..{summary.last}",
-        after={"signals": summary.signals, "days": days, "full": full},
+        after={"signals": summary.signals, "days": days, "every": every, "full": full},
     )
     return summary

@@ -110,6 +110,24 @@ def test_the_demo_replays_the_nightly_run(planter):
     assert AuditEvent.objects.filter(action="demo.warning").count() == 1
 
 
+def test_the_demo_runs_older_nights_once_in_every(planter, monkeypatch):
+    from civicgrid.demo import warning as demo_warning
+    from civicgrid.warning.models import Signal
+
+    _plant(planter)
+    ran = []
+    real = demo_warning.run_warnings
+    monkeypatch.setattr(demo_warning, "DAILY", 2)
+    monkeypatch.setattr(
+        demo_warning, "run_warnings", lambda day, **kw: ran.append(day) or real(day, **kw)
+    )
+    summary = demo_warning.generate_demo_warnings(days=9, every=3, end=DAY + timedelta(days=1))
+    # nights 9 … 1 before the end: the last two every night, before them one in three
+    assert ran == [DAY - timedelta(days=n - 1) for n in (8, 5, 2, 1)]
+    assert summary.days == 4 and summary.last == DAY
+    assert Signal.objects.filter(category=planter.category).exists()
+
+
 def test_cases_raised_by_a_campaigns_checks_do_not_count(planter):
     """A campaign's hazards cluster where it searches; they are effort, not a rise."""
     from django.utils import timezone

@@ -1,4 +1,4 @@
-"""``civicgrid load_demo_warning [--days 63] [--end YYYY-MM-DD] [--full]``
+"""``civicgrid load_demo_warning [--days 63] [--every 7] [--end YYYY-MM-DD] [--full]``
 
 Replays the nightly early-warning run over the demo's last weeks so the planted 僵尸车 (0101)
 cluster of the demo cases is found and its signal shows in the warnings list and on the
@@ -27,13 +27,19 @@ class Command(BaseCommand):
             help="the day the demo cases end (default: the day after the last case)",
         )
         parser.add_argument("--full", action="store_true", help="full Monte Carlo")
+        parser.add_argument(
+            "--every",
+            type=int,
+            default=7,
+            help="before the last two weeks, run one night in this many (1: every night)",
+        )
         # The demo command passes every extra its share of the volume; the run looks at
         # whatever cases there are.
         parser.add_argument("--scale", type=float, default=None, help="ignored")
 
-    def handle(self, *args, days, end, full, scale=None, **options):
-        if days < 1:
-            raise CommandError("--days must be positive")
+    def handle(self, *args, days, end, full, every=7, scale=None, **options):
+        if days < 1 or every < 1:
+            raise CommandError("--days and --every must be positive")
         if not demo_cases_loaded():
             raise CommandError("the demo cases are not loaded: run load_demo_cases first")
         if demo_warning_loaded():
@@ -43,6 +49,7 @@ class Command(BaseCommand):
             days=days,
             end=end,
             full=full,
+            every=every,
             progress=(lambda line: self.stderr.write(line))
             if options.get("verbosity", 1) >= 1
             else None,
