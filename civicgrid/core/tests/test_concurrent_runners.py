@@ -21,39 +21,13 @@ from civicgrid.cases.management.commands.send import drain
 from civicgrid.cases.models import Case, CaseAction, Category, Notification, Supervision
 from civicgrid.core.daily import run_once_a_day
 from civicgrid.core.models import DailyJob
+from civicgrid.core.tests.threads import alone, together
 from civicgrid.people.models import RoleAssignment
 from civicgrid.regions.models import Grid
 
 pytestmark = pytest.mark.skipif(
     "connection.vendor != 'postgresql'", reason="races between connections: PostgreSQL only"
 )
-
-
-def _together(functions):
-    """Run the functions in threads released at the same instant; results or exceptions."""
-    barrier = threading.Barrier(len(functions))
-    outcomes = [None] * len(functions)
-
-    def runner(index, function):
-        barrier.wait()
-        try:
-            outcomes[index] = function()
-        except Exception as exc:  # handed back to the test
-            outcomes[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=runner, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert not any(thread.is_alive() for thread in threads), "a runner hung"
-    return outcomes
-
-
-def _alone(function):
-    return _together([function])[0]
 
 
 class RecordingGateway:
@@ -73,12 +47,12 @@ def test_two_senders_at_once_deliver_each_notification_once(db, settings):
     RecordingGateway.sent = []
     fields = ("id", "sent_at", "attempts", "claimed_until", "last_error")
     # The session's county may have queued rows too; they are put back as they were.
-    queued_before = _alone(
+    queued_before = alone(
         lambda: list(Notification.objects.filter(sent_at__isnull=True).values(*fields))
     )
     ours = []
     try:
-        ours = _alone(
+        ours = alone(
             lambda: [
                 Notification.objects.create(
                     channel="sms", event="runner-test", subject=f"#{i}", created=timezone.now()
@@ -86,12 +60,12 @@ def test_two_senders_at_once_deliver_each_notification_once(db, settings):
                 for i in range(120)
             ]
         )
-        outcomes = _together([drain, drain])
+        outcomes = together([drain, drain])
         assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
         mine = [pk for pk in RecordingGateway.sent if pk in set(ours)]
         assert sorted(mine) == sorted(ours)  # every one sent, none twice
         assert all(sent for sent, _failed in outcomes), outcomes  # both runners took a share
-        rows = _alone(
+        rows = alone(
             lambda: list(
                 Notification.objects.filter(pk__in=ours).values_list("attempts", "sent_at")
             )
@@ -105,7 +79,7 @@ def test_two_senders_at_once_deliver_each_notification_once(db, settings):
             for row in queued_before:
                 Notification.objects.filter(pk=row.pop("id")).update(**row)
 
-        _alone(put_back)
+        alone(put_back)
 
 
 def test_two_daily_runs_at_once_run_the_job_once(db):
@@ -118,15 +92,15 @@ def test_two_daily_runs_at_once_run_the_job_once(db):
         return "done"
 
     try:
-        outcomes = _together([lambda: run_once_a_day("runner-test", day, job)] * 2)
+        outcomes = together([lambda: run_once_a_day("runner-test", day, job)] * 2)
         assert sorted(outcomes, key=str) == [None, "done"], outcomes
         assert len(calls) == 1
-        assert _alone(lambda: DailyJob.objects.filter(name="runner-test").count()) == 1
+        assert alone(lambda: DailyJob.objects.filter(name="runner-test").count()) == 1
         # A third node later: already done.
-        assert _alone(lambda: run_once_a_day("runner-test", day, job)) is None
+        assert alone(lambda: run_once_a_day("runner-test", day, job)) is None
         assert len(calls) == 1
     finally:
-        _alone(lambda: DailyJob.objects.filter(name="runner-test").delete())
+        alone(lambda: DailyJob.objects.filter(name="runner-test").delete())
 
 
 @pytest.fixture
@@ -144,7 +118,7 @@ def accepted_case(db):
         case = A.do_report_case(actor=None, channel="resident", description="两个节点", grid=grid)
         return A.do_accept_case(case, actor=operator, category=category)
 
-    case = _alone(make)
+    case = alone(make)
     assert isinstance(case, Case) and case.resolve_deadline is not None, case
     yield case
 
@@ -156,16 +130,16 @@ def accepted_case(db):
         case.assignments.all().delete()
         Case.objects.filter(pk=case.pk).delete()
 
-    _alone(cleanup)
+    alone(cleanup)
 
 
 def test_two_ticks_at_once_remind_and_supervise_a_case_once(accepted_case):
     case, deadline = accepted_case, accepted_case.resolve_deadline
     soon = deadline - timedelta(minutes=1)
-    reminded = _together([lambda: A.do_remind_due_soon(case, now=soon)] * 2)
+    reminded = together([lambda: A.do_remind_due_soon(case, now=soon)] * 2)
     assert sorted(reminded) == [False, True], reminded
     late = deadline + timedelta(hours=1)
-    supervised = _together([lambda: A.do_supervise_overdue(case, now=late)] * 2)
+    supervised = together([lambda: A.do_supervise_overdue(case, now=late)] * 2)
     assert sorted(supervised) == [False, True], supervised
 
     def outcome():
@@ -180,4 +154,4 @@ def test_two_ticks_at_once_remind_and_supervise_a_case_once(accepted_case):
             CaseAction.objects.filter(case_id=case.pk, action="supervise").count(),
         )
 
-    assert _alone(outcome) == (True, 1, 1)
+    assert alone(outcome) == (True, 1, 1)

@@ -9,7 +9,6 @@ import datetime
 import io
 import shutil
 import subprocess
-import threading
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -29,6 +28,7 @@ from civicgrid.core.partitions import (
     month_partitions,
     partition_name,
 )
+from civicgrid.core.tests.threads import together
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 pg_only = pytest.mark.skipif(
@@ -120,27 +120,6 @@ def test_tick_creates_a_missing_month_ahead(db):
     assert name in [p.name for p in month_partitions("core_auditevent")]
 
 
-def _in_threads(functions):
-    barrier = threading.Barrier(len(functions))
-    outcomes = [None] * len(functions)
-
-    def runner(index, function):
-        barrier.wait()
-        try:
-            outcomes[index] = function()
-        except Exception as exc:  # handed back to the test
-            outcomes[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=runner, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return outcomes
-
-
 def _drop_months(year: int):
     def drop():
         with connections["default"].cursor() as cursor:
@@ -156,13 +135,13 @@ def _drop_months(year: int):
 def test_two_nodes_creating_the_same_months_at_once_create_each_once(db):
     later = datetime.datetime(2033, 2, 10, 9, tzinfo=SHANGHAI)
     try:
-        outcomes = _in_threads([lambda: ensure_partitions(now=later, months_ahead=2)] * 2)
+        outcomes = together([lambda: ensure_partitions(now=later, months_ahead=2)] * 2)
         assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
         assert sorted(outcomes) == [0, 3 * len(PARTITIONED)]
-        months = _in_threads([lambda: [p.name for p in month_partitions("cases_notification")]])
+        months = together([lambda: [p.name for p in month_partitions("cases_notification")]])
         assert {"cases_notification_p2033_02", "cases_notification_p2033_04"} <= set(months[0])
     finally:
-        _in_threads([_drop_months(2033)])
+        together([_drop_months(2033)])
 
 
 @pg_only
@@ -192,24 +171,24 @@ def test_archiving_old_months_is_a_dry_run_first_then_detaches_dumps_and_drops(d
         return Notification.objects.filter(pk__in=made["ids"]).count()
 
     try:
-        assert _in_threads([setup]) == [None]
-        dry = _in_threads([lambda: run("--dir", str(tmp_path))])[0]
+        assert together([setup]) == [None]
+        dry = together([lambda: run("--dir", str(tmp_path))])[0]
         assert "would archive cases_notification_p2018_03 (3 rows)" in dry
         assert "core_auditevent" not in dry
-        assert _in_threads([rows]) == [3]
-        done = _in_threads([lambda: run("--dir", str(tmp_path), "--apply")])[0]
+        assert together([rows]) == [3]
+        done = together([lambda: run("--dir", str(tmp_path), "--apply")])[0]
         assert "archived cases_notification_p2018_03 (3 rows)" in done, done
-        assert _in_threads([rows]) == [0]
+        assert together([rows]) == [0]
         dump = tmp_path / "cases_notification_p2018_03.pgdump"
         listing = subprocess.run(
             ["pg_restore", "-l", str(dump)], capture_output=True, text=True, check=True
         ).stdout
         assert "TABLE DATA public cases_notification_p2018_03" in listing
-        names = _in_threads([lambda: [p.name for p in month_partitions("cases_notification")]])
+        names = together([lambda: [p.name for p in month_partitions("cases_notification")]])
         assert "cases_notification_p2018_03" not in names[0]
     finally:
-        _in_threads([_drop_months(2018)])
-        _in_threads([lambda: Notification.objects.filter(pk__in=made.get("ids", [])).delete()])
+        together([_drop_months(2018)])
+        together([lambda: Notification.objects.filter(pk__in=made.get("ids", [])).delete()])
 
 
 def test_partition_names_sort_by_month():

@@ -4,9 +4,10 @@ import threading
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection
 
 from civicgrid.cases.models import Case, CaseAction, Notification
+from civicgrid.core.tests.threads import alone
 from civicgrid.open311.actions import do_drain_service_requests, do_queue_service_request
 from civicgrid.open311.models import QueuedRequest, ServiceRequest
 
@@ -119,25 +120,6 @@ def test_photos_still_make_the_case_at_once(queued, o311, form):
     assert Case.objects.filter(code=item["service_request_id"]).exists()
 
 
-def _in_thread(function):
-    box = {}
-
-    def run():
-        try:
-            box["result"] = function()
-        except Exception as exc:  # handed back to the test
-            box["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(120)
-    if "error" in box:
-        raise box["error"]
-    return box.get("result")
-
-
 def test_two_runners_at_once_never_make_a_case_twice(world, personas):
     """Two nodes drain the same queue at the same moment (PostgreSQL row locks)."""
     if connection.vendor != "postgresql":
@@ -160,7 +142,7 @@ def test_two_runners_at_once_never_make_a_case_twice(world, personas):
         ]
 
     # Committed outside the test's transaction, so the runners' connections see them.
-    key, tokens = _in_thread(queue)
+    key, tokens = alone(queue)
     try:
         barrier = threading.Barrier(2)
         results = []
@@ -175,7 +157,7 @@ def test_two_runners_at_once_never_make_a_case_twice(world, personas):
                     if not step["claimed"]:
                         return counts
 
-            results.append(_in_thread(run))
+            results.append(alone(run))
 
         threads = [threading.Thread(target=runner, args=(n,)) for n in ("a", "b")]
         for thread in threads:
@@ -190,7 +172,7 @@ def test_two_runners_at_once_never_make_a_case_twice(world, personas):
             cases = list(Case.objects.filter(pk__in=[r.case_id for r in rows]))
             return rows, cases
 
-        rows, cases = _in_thread(outcome)
+        rows, cases = alone(outcome)
         assert {r.state for r in rows} == {"done"}
         assert len(cases) == 30 and len({r.case_id for r in rows}) == 30
     finally:
@@ -207,4 +189,4 @@ def test_two_runners_at_once_never_make_a_case_twice(world, personas):
             Case.objects.filter(pk__in=ids).delete()
             ApiKey.objects.filter(pk=key.pk).delete()
 
-        _in_thread(cleanup)
+        alone(cleanup)
