@@ -447,44 +447,28 @@ def _create_request(request, params):
         raise Open311Error(400, *problems)
 
     account_id = params.one("account_id") or ""
+    request_fields = {
+        "api_key": key,
+        "category": category,
+        "idempotency_key": idempotency_key,
+        "description": description or category.name,
+        "lat": lat,
+        "lng": lng,
+        "address": address,
+        "address_id": address_id,
+        "media_url": media_url,
+        "account_id": account_id,
+        "device_id": params.one("device_id") or "",
+        "reporter_name": _reporter_name(
+            params.one("first_name") or "", params.one("last_name") or ""
+        ),
+        "reporter_phone": phone,
+    }
     if queued and not photos:
-        row = do_queue_service_request(
-            api_key=key,
-            category=category,
-            idempotency_key=idempotency_key,
-            description=description or category.name,
-            lat=lat,
-            lng=lng,
-            address=address,
-            address_id=address_id,
-            media_url=media_url,
-            account_id=account_id,
-            device_id=params.one("device_id") or "",
-            reporter_name=_reporter_name(
-                params.one("first_name") or "", params.one("last_name") or ""
-            ),
-            reporter_phone=phone,
-        )
+        row = do_queue_service_request(**request_fields)
         return documents.queued_document(row, account_id=account_id)
     try:
-        case = do_submit_service_request(
-            api_key=key,
-            category=category,
-            description=description or category.name,
-            lat=lat,
-            lng=lng,
-            address=address,
-            address_id=address_id,
-            media_url=media_url,
-            account_id=account_id,
-            device_id=params.one("device_id") or "",
-            reporter_name=_reporter_name(
-                params.one("first_name") or "", params.one("last_name") or ""
-            ),
-            reporter_phone=phone,
-            photos=photos,
-            idempotency_key=idempotency_key,
-        )
+        case = do_submit_service_request(**request_fields, photos=photos)
     except ValidationError as exc:
         raise Open311Error(400, *_validation_messages(exc)) from None
     except PermissionDenied as exc:
