@@ -15,9 +15,7 @@ cases/s and steps/s of both. The times are the generator's own (planning include
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,16 +36,13 @@ def main() -> int:
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
 
-    workdir = tempfile.mkdtemp(prefix="civicgrid-bench-")
-    os.environ["CIVICGRID_VAR_DIR"] = workdir
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civicgrid.settings")
-    import django
+    from _setup import throwaway_database
 
-    django.setup()
+    with throwaway_database(args.database_url):
+        return _run(args)
+
+
+def _run(args) -> int:
     from datetime import date
 
     from django.core.management import call_command
@@ -55,52 +50,40 @@ def main() -> int:
 
     from civicgrid.demo.cases import generate_demo_cases
 
-    if args.database_url:
-        from django.test.utils import setup_databases, teardown_databases
-
-        old = setup_databases(verbosity=0, interactive=False)
-    else:
-        old = None
-        call_command("migrate", verbosity=0)
-    try:
-        started = time.perf_counter()
-        call_command("load_demo", seed=args.seed, verbosity=0)
-        print(f"county loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        end = date(2026, 11, 2)
-        results = []
-        runs = [("bulk", args.scale, False)]
-        if args.actions_scale > 0:
-            runs.append(("actions", args.actions_scale, True))
-        for name, scale, through_actions in runs:
-            try:
-                with transaction.atomic():
-                    summary = generate_demo_cases(
-                        seed=args.seed,
-                        days=args.days,
-                        scale=scale,
-                        end=end,
-                        through_actions=through_actions,
-                        progress=lambda line: print(f"  {line}", file=sys.stderr),
-                    )
-                    raise _Rollback
-            except _Rollback:
-                pass
-            steps = sum(summary.actions.values())
-            results.append((name, summary, steps))
-            print(
-                f"{name:<8} path={summary.path:<8} scale {scale:<4} {summary.cases:>7,} cases "
-                f"{steps:>8,} steps {summary.seconds:7.1f} s  {summary.rate:7.1f} cases/s  "
-                f"{steps / summary.seconds:8.1f} steps/s  errors {summary.error_count}",
-                flush=True,
-            )
-        if len(results) == 2:
-            (_b, bulk, _bs), (_a, actions, _as) = results
-            print(f"bulk/actions: {bulk.rate / actions.rate:.1f}× the cases/s")
-        print(f"database: {connection.vendor}; load: {os.getloadavg()}")
-    finally:
-        if old is not None:
-            teardown_databases(old, verbosity=0)
-        shutil.rmtree(workdir, ignore_errors=True)
+    started = time.perf_counter()
+    call_command("load_demo", seed=args.seed, verbosity=0)
+    print(f"county loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    end = date(2026, 11, 2)
+    results = []
+    runs = [("bulk", args.scale, False)]
+    if args.actions_scale > 0:
+        runs.append(("actions", args.actions_scale, True))
+    for name, scale, through_actions in runs:
+        try:
+            with transaction.atomic():
+                summary = generate_demo_cases(
+                    seed=args.seed,
+                    days=args.days,
+                    scale=scale,
+                    end=end,
+                    through_actions=through_actions,
+                    progress=lambda line: print(f"  {line}", file=sys.stderr),
+                )
+                raise _Rollback
+        except _Rollback:
+            pass
+        steps = sum(summary.actions.values())
+        results.append((name, summary, steps))
+        print(
+            f"{name:<8} path={summary.path:<8} scale {scale:<4} {summary.cases:>7,} cases "
+            f"{steps:>8,} steps {summary.seconds:7.1f} s  {summary.rate:7.1f} cases/s  "
+            f"{steps / summary.seconds:8.1f} steps/s  errors {summary.error_count}",
+            flush=True,
+        )
+    if len(results) == 2:
+        (_b, bulk, _bs), (_a, actions, _as) = results
+        print(f"bulk/actions: {bulk.rate / actions.rate:.1f}× the cases/s")
+    print(f"database: {connection.vendor}; load: {os.getloadavg()}")
     return 0
 
 
