@@ -10,7 +10,7 @@ The demo cases end at midnight on their ``end`` day and carry a planted 废弃�
 (0101) cluster in the four urban streets that grows over seven weeks and stops three weeks
 before the end (``civicgrid.demo.cases``). This replays the nightly run
 (``civicgrid.warning.run.run_warnings``) over the last ``days`` days before that end, in
-order, as the ``warn`` command would have run — every night of the last ``DAILY`` (14) days,
+order, as the ``warn`` command would have run — every night of the last ``DAILY`` (7) days,
 and once a week before that (``every``, default 7; 1 replays every night) so that a county's
 year stays quick to load: the cluster is found while it grows, followed as it goes on
 (a signal continues across the week's gap: its window spans it), and re-announced when it
@@ -36,7 +36,7 @@ __all__ = ["AUDIT_ACTION", "DEFAULT_DAYS", "demo_warning_loaded", "generate_demo
 
 AUDIT_ACTION = "demo.warning"
 DEFAULT_DAYS = 63  # the cluster's last six weeks and the three weeks after it
-DAILY = 14  # the last nights, run every night; older ones once every ``every`` nights
+DAILY = 7  # the last nights, run every night; older ones once every ``every`` nights
 
 
 @dataclass

@@ -31,7 +31,7 @@ class Command(BaseCommand):
             "--every",
             type=int,
             default=7,
-            help="before the last two weeks, run one night in this many (1: every night)",
+            help="before the last week, run one night in this many (1: every night)",
         )
         # The demo command passes every extra its share of the volume; the run looks at
         # whatever cases there are.
