@@ -60,3 +60,45 @@ def test_refused_and_bad_input(client, personas):
     ):
         response = _get(client, personas.county, **bad)
         assert response.status_code == 200 and "not understood" in response.content.decode()
+
+
+def test_the_table_exports_as_csv_and_excel(client, cases_world):  # noqa: F811
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    rollup.refresh()
+    client.force_login(cases_world.p.county)
+    client.cookies["django_language"] = "en"
+    page = client.get(URL, MARCH).content.decode()
+    assert "/analytics/province.csv?start=2026-03-01" in page
+
+    response = client.get("/analytics/province.csv", MARCH)
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:4] == ["code", "name", "cases reported", rows[0][3]]
+    county = next(r for r in rows[1:] if r[0] == "330281")
+    # the same figures as the page (test above): 9 reported, accepted 6 / 9 = 66.7 %
+    assert county[1:6] == ["余姚市", "9", "66.7", "6", "9"]
+
+    response = client.get("/analytics/province.xlsx", MARCH)
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    values = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert values[1][:6] == ["330281", "余姚市", 9, 66.7, 6, 9]
+
+    # the same scope as the page: a township operator gets their township only
+    client.force_login(cases_world.p.lizhou)
+    text = b"".join(client.get("/analytics/province.csv", MARCH).streaming_content).decode()
+    assert "330281001" in text and "330281002" not in text and "\n330281," not in text
+    assert client.get("/analytics/province.pdf", MARCH).status_code == 404
+
+
+def test_the_export_is_refused_like_the_page(client, personas):
+    for user in (personas.grid1, personas.outsider, personas.police):
+        client.force_login(user)
+        assert client.get("/analytics/province.csv").status_code == 403
+    client.logout()
+    assert client.get("/analytics/province.csv").status_code == 302

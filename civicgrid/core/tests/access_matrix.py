@@ -891,6 +891,7 @@ ENTRIES: list[E] = [
     ),
     E("analytics_kpis", perm("analytics.view"), group="analytics"),
     E("analytics_province", perm("analytics.view"), group="analytics"),
+    E("analytics_province_export", perm("analytics.view"), {"fmt": CSV}, group="analytics"),
     E(
         "analytics_kpis",
         scoped("analytics.view", "town"),
