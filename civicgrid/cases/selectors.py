@@ -41,17 +41,50 @@ DUE_SOON_HOURS = 4  # working hours before the deadline when a case counts as "a
 
 
 def cases_visible_to(user) -> QuerySet[Case]:
-    """Cases in the user's places, dispatched to the user's departments, or reported by them."""
-    visible = restrict(
+    """Cases in the user's places, dispatched to the user's departments, or reported by them.
+
+    The same rows as ``restrict(…, region_field="region_code",
+    department_field="assignments__department") | reported by the user``, written so that
+    PostgreSQL can use its indexes: "dispatched to my department OR reported by me" is one
+    ``id IN (… UNION …)`` — an OR of a subquery and a column makes it read the whole case
+    table (the department inbox took ~10 s at 5 M cases); places stay plain conditions.
+    """
+    from civicgrid.core.scoping import scope_for
+
+    scope = scope_for(user)
+    if scope.superuser or any(
+        g.prefix == "" and g.department_id is None and "cases.view" in g.permissions
+        for g in scope.grants
+    ):
+        return Case.objects.all()
+    if user is None or not user.is_authenticated:
+        return Case.objects.none()
+    # Places: the grants held for a place (a department's grants reach cases through the
+    # department, never through its area).
+    places = restrict(
         Case.objects.all(),
         user,
         "cases.view",
         region_field="region_code",
-        department_field="assignments__department",
+        department_grants=False,
     )
-    if user is not None and user.is_authenticated:
-        visible = visible | Case.objects.filter(reported_by=user)
-    return visible
+    mine = Case.objects.filter(reported_by=user)
+    departments = sorted(
+        {
+            g.department_id
+            for g in scope.grants
+            if "cases.view" in g.permissions and g.department_id is not None
+        }
+    )
+    if not departments:
+        return places | mine
+    reached = (
+        Assignment.objects.filter(department_id__in=departments)
+        .values("case_id")
+        .order_by()
+        .union(mine.values("pk").order_by())
+    )
+    return places | Case.objects.filter(pk__in=reached)
 
 
 def access_case(user, code_or_id) -> Case:
@@ -78,7 +111,7 @@ def due_soon_cases(now: datetime | None = None) -> QuerySet[Case]:
     now = now or timezone.now()
     horizon = default_calendar().add_working_hours(now, DUE_SOON_HOURS)
     return Case.objects.filter(
-        state__in=workflow.OPEN_STATES - {workflow.SUSPENDED, workflow.REPORTED},
+        state__in=_LATE_STATES,
         resolve_deadline__gte=now,
         resolve_deadline__lte=horizon,
     )
@@ -249,16 +282,24 @@ def tasks_for(user) -> QuerySet[Case]:
     active_lead = Assignment.objects.filter(
         case=OuterRef("pk"), role=Assignment.Role.LEAD, active=True
     )
-    condition = Q(state=workflow.CLOSED, reported_by=user)
+    to_evaluate = Case.objects.filter(state=workflow.CLOSED, reported_by=user)
+    dispatched = _department_cases(user, lead_only=True)
+    if dispatched is None:
+        condition = Q(state=workflow.CLOSED, reported_by=user)
+    else:
+        # "Dispatched to my department OR reported by me" as one id IN (… UNION …): an OR
+        # of a subquery and a column makes PostgreSQL read the whole case table.
+        condition = Q(
+            pk__in=dispatched.filter(case__state__in=DEPARTMENT_TODO)
+            .order_by()
+            .union(to_evaluate.values("pk").order_by())
+        )
     owner = _owner_condition(user, OWNER_TODO)
     if owner is not None:
         condition |= owner
     handling = _owner_condition(user, {workflow.IN_PROGRESS})
     if handling is not None:
         condition |= handling & ~Exists(active_lead)
-    dispatched = _department_cases(user, lead_only=True)
-    if dispatched is not None:
-        condition |= Q(state__in=DEPARTMENT_TODO, pk__in=dispatched)
     return Case.objects.filter(condition)
 
 
@@ -317,8 +358,12 @@ def queue(user, name: str) -> QuerySet[Case]:
     if name == "overdue":
         now = timezone.now()
         return visible(state__in=_LATE_STATES, resolve_deadline__lt=now)
-    if name == "due_soon":
-        return visible(Q(pk__in=due_soon_cases().values("pk")))
+    if name == "due_soon":  # ``due_soon_cases`` on the rows themselves, as "overdue"
+        now = timezone.now()
+        horizon = default_calendar().add_working_hours(now, DUE_SOON_HOURS)
+        return visible(
+            state__in=_LATE_STATES, resolve_deadline__gte=now, resolve_deadline__lte=horizon
+        )
     if name == "escalated":
         return visible(escalation_count__gt=0, state__in=open_states)
     if name == "supervised":
