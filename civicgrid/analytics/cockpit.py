@@ -12,6 +12,7 @@ the township and gets a 404 for the county or another township, as for any other
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from hashlib import sha256
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
@@ -40,7 +41,9 @@ __all__ = [
     "map_units",
     "month_bounds",
     "newest_open_cases",
+    "per_tick",
     "signals",
+    "tick_mark",
     "today_numbers",
     "trends",
 ]
@@ -335,6 +338,42 @@ def signals(user, place: Place) -> dict | None:
     return signals_geojson(user, region_code=place.code)
 
 
+# --------------------------------------------------------------------------- as of the last tick
+
+TICK_CACHE_SECONDS = 15 * 60  # an entry outlives its tick only if no tick comes
+
+
+def tick_mark() -> str | None:
+    """The state of the daily summary (``analytics.rollup.version``: it changes with every
+    ``tick``), or None if there is none (never refreshed, or no rollup here): one query."""
+    try:
+        from civicgrid.analytics import rollup
+    except ImportError:
+        return None
+    if not rollup.available():
+        return None
+    return rollup.version()
+
+
+def per_tick(mark: str | None, key: tuple, compute):
+    """``compute()``, kept until the next ``tick`` (``mark`` from ``tick_mark``): the cockpit's
+    aggregates are then as of the first request after the last tick — at most a tick (a
+    minute) old, as the summary they read — instead of some seconds of aggregate queries at
+    every request at 5 M cases (issue 11). Without a mark (no summary kept, e.g. no tick
+    running) every call computes. ``key`` names what is computed, for whom and in which
+    language; the cache is Django's default one."""
+    if mark is None:
+        return compute()
+    from django.core.cache import cache
+
+    name = "cockpit:" + sha256(repr((mark, key)).encode()).hexdigest()
+    found = cache.get(name)
+    if found is None:
+        found = compute()
+        cache.set(name, found, TICK_CACHE_SECONDS)
+    return found
+
+
 # --------------------------------------------------------------------------- KPIs and leagues
 
 
@@ -369,20 +408,93 @@ def _number(kpi_value):
     return None if value is None else round(float(value), 2)
 
 
-def kpi_panel(user, place: Place, now: datetime | None = None) -> list[dict]:
+def _sees_all_cases(user, place: Place) -> bool:
+    """Does ``user`` see every case of ``place`` (``cases.view`` over it or above, held for
+    the place, not through a department)? Then "the cases this person may see" is simply the
+    place's cases, and the KPIs need not test each against the visible ones."""
+    scope = scope_for(user)
+    return scope.superuser or any(
+        "cases.view" in g.permissions
+        and g.department_id is None
+        and place.code.startswith(g.prefix)
+        for g in scope.grants
+    )
+
+
+def _case_source(code: str) -> bool:
+    """Is the KPI computed from the cases (and rows hanging off them), by ``cases.view``?"""
+    return getattr(_kpis().KPIS[code], "source", "") == "cases"
+
+
+_LOOK_UP = object()
+
+
+def _rollup(place: Place, case_user, mark=_LOOK_UP):
+    """The daily case summary (``analytics.rollup``, brought up to date by every ``tick``)
+    if it can answer for this place and person: a county or township, a person who sees
+    all its cases, and a summary refreshed at least once (``mark``: ``tick_mark()`` if the
+    caller has it, else looked up). Else None (computed directly)."""
+    if case_user is not None or place.level not in {"county", "town"}:
+        return None
+    try:
+        from civicgrid.analytics import rollup
+    except ImportError:
+        return None
+    if mark is _LOOK_UP:
+        mark = tick_mark()
+    return None if mark is None else rollup
+
+
+def _local_days(since: datetime, until: datetime) -> tuple[date, date]:
+    """The local days of ``[since, until)`` (``until`` excluded at midnight)."""
+    last = timezone.localtime(until - timedelta(microseconds=1)).date()
+    return timezone.localtime(since).date(), last
+
+
+def _values(kpis, codes, since, until, place: Place, user, summary) -> dict:
+    """``kpis.compute`` for ``codes`` over ``[since, until)`` at ``place`` as ``user`` sees it.
+
+    The case KPIs are computed over the place's cases without the per-case visibility test
+    when the person sees all of them (the same figures), and read from the daily summary
+    where it has them (``summary``: exact as of its last refresh, a minute at most with
+    ``tick``); the other KPIs (visits, campaigns, disputes) are computed as the person sees
+    them. One query per source, as ``compute``.
+    """
+    case_user = None if _sees_all_cases(user, place) else user
+    from_summary = [c for c in codes if summary is not None and c in summary.ROLLUP_KPIS]
+    direct_cases = [c for c in codes if _case_source(c) and c not in from_summary]
+    others = [c for c in codes if not _case_source(c)]
+    values = {}
+    if from_summary:
+        first, last = _local_days(since, until)
+        figures = summary.counters_by(None, first, last, region_code=place.code).get("", {})
+        values.update({code: kpis.value_from(code, figures) for code in from_summary})
+    for chosen, who in ((direct_cases, case_user), (others, user)):
+        if chosen:
+            values.update(
+                kpis.compute(since, until, region_code=place.code, codes=chosen, user=who)
+            )
+    return values
+
+
+def kpi_panel(user, place: Place, now: datetime | None = None, *, mark=_LOOK_UP) -> list[dict]:
     """Every KPI this month so far against its target, with last month's value.
 
     Rows: code, name, unit, value, last, target, met (True / False / None: no target or no
     value), trend ("up" / "down" / "flat" / ""), better (higher is better?). Empty if the KPI
-    module is not installed.
+    module is not installed. The case KPIs of a county or township come from the daily
+    summary (``analytics.rollup``) when the person sees all the place's cases (``_values``);
+    ``mark``: ``tick_mark()`` if the caller has it (saves a query).
     """
     kpis = _kpis()
     if kpis is None:
         return []
     now = now or timezone.now()
     last_start, this_start, _next = month_bounds(timezone.localtime(now).date())
-    current = kpis.compute(this_start, now, region_code=place.code, user=user)
-    previous = kpis.compute(last_start, this_start, region_code=place.code, user=user)
+    codes = list(kpis.KPIS)
+    summary = _rollup(place, None if _sees_all_cases(user, place) else user, mark)
+    current = _values(kpis, codes, this_start, now, place, user, summary)
+    previous = _values(kpis, codes, last_start, this_start, place, user, summary)
     goals = kpis.targets(region_code=place.code, year=timezone.localtime(now).year)
     rows = []
     for code, definition in kpis.KPIS.items():
@@ -420,7 +532,9 @@ def league_codes() -> list[str]:
     return chosen or known[:5]
 
 
-def leagues(user, place: Place, now: datetime | None = None) -> dict[str, list[dict]]:
+def leagues(
+    user, place: Place, now: datetime | None = None, *, mark=_LOOK_UP
+) -> dict[str, list[dict]]:
     """This month's league tables: the places one level down and the departments.
 
     Each row: key, name, and a number per ``league_codes()`` code. Empty if no KPI module.
@@ -434,6 +548,41 @@ def leagues(user, place: Place, now: datetime | None = None) -> dict[str, list[d
 
     better = _higher_is_better(kpis.KPIS[codes[0]]) if codes else True
 
+    # The league columns are case KPIs: over the place's cases when the person sees them all.
+    all_cases = all(_case_source(c) for c in codes) and _sees_all_cases(user, place)
+    case_user = None if all_cases else user
+    summary = _rollup(place, case_user, mark)
+
+    def computed(group):
+        """``kpis.compute_by(group, …)`` rows; the case KPIs by township from the summary."""
+        if summary is None or group not in {"county", "town"}:
+            return kpis.compute_by(
+                group, this_start, now, region_code=place.code, codes=codes, user=case_user
+            )
+        from_summary = [c for c in codes if c in summary.ROLLUP_KPIS]
+        first, last = _local_days(this_start, now)
+        figures = summary.counters_by(group, first, last, region_code=place.code)
+        rest = [c for c in codes if c not in from_summary]
+        direct = {
+            row["key"]: row
+            for row in (
+                kpis.compute_by(
+                    group, this_start, now, region_code=place.code, codes=rest, user=case_user
+                )
+                if rest
+                else []
+            )
+        }
+        names = kpis.group_names(group, set(figures) | set(direct))
+        rows = []
+        for key in sorted(set(figures) | set(direct)):
+            row = {"key": key, "name": names.get(key, key or "—")}
+            row.update({c: kpis.value_from(c, figures.get(key, {})) for c in from_summary})
+            row.update({c: direct[key][c] for c in rest if key in direct})
+            row.update({c: kpis.value_from(c, {}) for c in rest if key not in direct})
+            rows.append(row)
+        return rows
+
     def table(group):
         rows = [
             {
@@ -441,9 +590,7 @@ def leagues(user, place: Place, now: datetime | None = None) -> dict[str, list[d
                 "name": str(row.get("name") or row["key"]),
                 **{c: _number(row.get(c)) for c in codes},
             }
-            for row in kpis.compute_by(
-                group, this_start, now, region_code=place.code, codes=codes, user=user
-            )
+            for row in computed(group)
         ]
         # Ranked by the first KPI, best first; places without a value last.
         first = codes[0] if codes else None

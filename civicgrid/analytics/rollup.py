@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import CharField, Count, F, Q, Sum, Value
 from django.db.models.functions import Substr
 from django.utils import timezone
 
@@ -36,14 +36,18 @@ from civicgrid.cases import workflow
 __all__ = [
     "ROLLUP_COUNTERS",
     "ROLLUP_KPIS",
+    "as_of",
     "available",
+    "counters_by",
     "province_kpis",
     "province_kpis_direct",
     "refresh",
+    "version",
 ]
 
 NAME = "case_day"
 MARGIN = timedelta(minutes=10)
+_refreshed_here = 0  # refreshes made by this process (see ``as_of``)
 _NOT_DUE = (workflow.REJECTED, workflow.MERGED, workflow.SUSPENDED)
 # A case is open (closed_at empty) in exactly these states: every step into another state
 # stamps closed_at (reject, merge, close, file) and reopening clears it.
@@ -193,6 +197,8 @@ def refresh(*, full: bool = False) -> dict[str, int]:
             recomputed = len(days)
         mark.upto = started
         mark.save(update_fields=["upto"])
+    global _refreshed_here
+    _refreshed_here += 1
     return {"days": recomputed, "rows": CaseDayRollup.objects.count()}
 
 
@@ -208,6 +214,44 @@ def _rows(figures: dict, level: str) -> list[dict]:
     ]
 
 
+def as_of() -> datetime | None:
+    """When the rollup was last brought up to date (None: never, it is empty)."""
+    return RollupMark.objects.filter(name=NAME).values_list("upto", flat=True).first()
+
+
+def version() -> str | None:
+    """A name for the summary's current state, different after every refresh — for caches
+    of figures kept "as of the last refresh" (the cockpit's). None if never refreshed.
+
+    The refresh time, and the number of refreshes this process made (two refreshes at the
+    same instant — a frozen clock in tests — still differ). One query."""
+    upto = as_of()
+    return None if upto is None else f"{upto.isoformat()}#{_refreshed_here}"
+
+
+def counters_by(
+    group: str | None, start: date, end: date, *, region_code: str = ""
+) -> dict[str, dict[str, int]]:
+    """The summed ``ROLLUP_COUNTERS`` (and ``overdue`` = closed late + open and overdue) of
+    the cases reported on the local days ``start`` … ``end`` (inclusive) under
+    ``region_code``, per county or township (``group`` "county" / "town") or in all
+    (``group`` None: key ""), as ``kpis.counters_by`` gives them: one query."""
+    if len(region_code) > 9:
+        raise ValueError("the rollup goes down to townships")
+    rows = CaseDayRollup.objects.filter(day__gte=_day_number(start), day__lte=_day_number(end))
+    if region_code:
+        rows = rows.filter(town_code__startswith=region_code)
+    key = Substr("town_code", 1, _LEVEL_LENGTH[group]) if group else Value("", CharField())
+    figures: dict[str, dict] = {}
+    sums = {name: Sum(name) for name in ROLLUP_COUNTERS}
+    for row in rows.values(key=key).annotate(**sums).order_by():
+        if row["intake"] is None:  # no rows at all (an aggregate without groups)
+            continue
+        row["overdue"] = row["closed_late"] + row["overdue_open"]
+        figures[row.pop("key")] = row
+    return figures
+
+
 def province_kpis(
     start: date, end: date, *, region_code: str = "", level: str = "county"
 ) -> list[dict]:
@@ -215,18 +259,7 @@ def province_kpis(
     ``region_code`` ("" = all), for the cases reported on the local days ``start`` … ``end``
     (inclusive), from the rollup as of its last ``refresh``: rows ``{"key", "name", <code>:
     KpiValue}`` sorted by key, as ``kpis.compute_by`` gives them. Two queries."""
-    length = _LEVEL_LENGTH[level]
-    if len(region_code) > 9:
-        raise ValueError("the rollup goes down to townships")
-    rows = CaseDayRollup.objects.filter(day__gte=_day_number(start), day__lte=_day_number(end))
-    if region_code:
-        rows = rows.filter(town_code__startswith=region_code)
-    figures: dict[str, dict] = {}
-    sums = {name: Sum(name) for name in ROLLUP_COUNTERS}
-    for row in rows.values(key=Substr("town_code", 1, length)).annotate(**sums).order_by():
-        row["overdue"] = row["closed_late"] + row["overdue_open"]
-        figures[row.pop("key")] = row
-    return _rows(figures, level)
+    return _rows(counters_by(level, start, end, region_code=region_code), level)
 
 
 def province_kpis_direct(

@@ -54,6 +54,7 @@ from civicgrid.web.forms import (
     TrackForm,
     add_errors,
 )
+from civicgrid.web.pagination import capped_page
 from civicgrid.web.workbench import benches_for, current_bench
 
 
@@ -441,7 +442,9 @@ def _list_cases(request):
 @login_required
 def case_list(request):
     name, form, cases = _list_cases(request)
-    page = Paginator(cases, 50).get_page(request.GET.get("page"))
+    # A year of a county's cases is not counted for the page numbers: "1,000+" (the exports
+    # are complete).
+    page = capped_page(cases, request.GET.get("page"))
     page.object_list = _case_rows(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
@@ -795,15 +798,25 @@ def _kpi_names() -> dict[str, str]:
     return {code: C.kpi_label(code, d) for code, d in kpis.KPIS.items()}
 
 
-def _cockpit_tables(request, place) -> dict:
-    """The cockpit's tables as header + rows (the page and the exports show the same)."""
+def _cockpit_tables(request, place, mark=None) -> dict:
+    """The cockpit's tables as header + rows (the page and the exports show the same), as of
+    the last tick (``cockpit.per_tick``; ``mark`` from ``cockpit.tick_mark``)."""
+    from django.utils.translation import get_language
+
+    from civicgrid.analytics import cockpit as C
+
+    key = ("tables", place.code, request.user.pk, get_language())
+    return C.per_tick(mark, key, lambda: _cockpit_tables_now(request, place, mark))
+
+
+def _cockpit_tables_now(request, place, mark) -> dict:
     from civicgrid.analytics import cockpit as C
 
     now = timezone.now()
     names = _kpi_names()
     codes = C.league_codes()
-    leagues = C.leagues(request.user, place, now)
-    kpi_rows = C.kpi_panel(request.user, place, now)
+    leagues = C.leagues(request.user, place, now, mark=mark)
+    kpi_rows = C.kpi_panel(request.user, place, now, mark=mark)
     arrows = {"up": "↑", "down": "↓", "flat": "→", "": ""}
     met = {True: _("met"), False: _("not met"), None: "—"}
     place_header = str(COCKPIT_CHILD_TITLES.get(place.child_level or "", _("Place")))
@@ -845,9 +858,10 @@ def cockpit_view(request):
 
     place = C.access_place(request.user, request.GET.get("region", ""))
     now = timezone.now()
-    numbers = C.today_numbers(place, now)
+    mark = C.tick_mark()  # the aggregates are kept from one tick to the next
+    numbers = C.per_tick(mark, ("numbers", place.code), lambda: C.today_numbers(place, now))
     case_list = reverse("case_list")
-    tables = _cockpit_tables(request, place)
+    tables = _cockpit_tables(request, place, mark)
     children_links = [f"{reverse('cockpit')}?region={c}" for c in tables["children"]["keys"]]
     levels = {k: v for k, v in COCKPIT_LEVELS.items() if C.LEVEL_LENGTH[k] >= len(place.code)}
     context = {
@@ -874,7 +888,7 @@ def cockpit_view(request):
         "export_formats": EXPORT_FORMATS,
         "updated": timezone.localtime(now),
         "cockpit_data": {
-            "trends": C.trends(place, now),
+            "trends": C.per_tick(mark, ("trends", place.code), lambda: C.trends(place, now)),
             "series": {"intake": _("Reported"), "closed": _("Closed")},
             "map": reverse("cockpit_map"),
             "cases_url": case_list,
@@ -948,7 +962,7 @@ def cockpit_export(request, table, fmt):
     if fmt not in EXPORT_FORMATS:
         raise Http404
     place = C.access_place(request.user, request.GET.get("region", ""))
-    tables = _cockpit_tables(request, place)
+    tables = _cockpit_tables(request, place, C.tick_mark())
     if table not in tables:
         raise Http404
     chosen = tables[table]

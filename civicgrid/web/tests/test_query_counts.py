@@ -34,8 +34,8 @@ def _reports(world, n):
 PAGES = {
     # url name/arguments → pinned maximum (session, user, grants, the page's own reads)
     "workbench": ("/", 16),
-    "all cases": (lambda: reverse("case_list") + "?queue=all", 6),
-    "intake": (lambda: reverse("case_list") + "?queue=intake&ordering=resolve_deadline", 6),
+    "all cases": (lambda: reverse("case_list") + "?queue=all", 4),
+    "intake": (lambda: reverse("case_list") + "?queue=intake&ordering=resolve_deadline", 4),
     "export": (lambda: reverse("case_export", args=["xlsx"]) + "?queue=all", 5),
     "report": (lambda: reverse("report"), 7),
 }
