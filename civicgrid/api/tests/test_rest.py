@@ -317,6 +317,18 @@ def test_malformed_json_and_bad_parameters_are_400(personas):
     error_of(api.get("/cases/99999999999999999999999"), 404, "not_found")
 
 
+def test_locating_without_a_grid_is_400_not_500(personas):
+    # found by schemathesis once the run kept its token: {"grid": ""} reached the action as None
+    (case,) = reported_in("330281001", personas.lizhou)
+    api = as_user(personas.lizhou)
+    for grid in ("", None):
+        error = error_of(api.post(f"/cases/{case.code}/locate", {"grid": grid}), 400, "invalid")
+        assert "grid" in error["fields"]
+    case.refresh_from_db()
+    assert case.grid_id is None
+    assert not CaseAction.objects.filter(case=case, action="locate").exists()
+
+
 def test_cases_in_other_places_are_not_found(personas):
     [other] = reported_in("330281002", personas.fengshan)
     api = as_user(personas.lizhou)
