@@ -4,19 +4,26 @@ How to use it::
 
     .venv/bin/python manage.py load_demo           # the county
     .venv/bin/python manage.py load_demo_cases     # a year of cases with the planted cluster
-    .venv/bin/python manage.py load_demo_warning   # then this (--days 63 by default)
+    .venv/bin/python manage.py load_demo_warning   # then this (--days 28 by default)
 
 The demo cases end at midnight on their ``end`` day and carry a planted 废弃车辆（僵尸车）
 (0101) cluster in the four urban streets that grows over seven weeks and stops three weeks
 before the end (``civicgrid.demo.cases``). This replays the nightly run
-(``civicgrid.warning.run.run_warnings``) over the last ``days`` days before that end, in
-order, as the ``warn`` command would have run — every night of the last ``DAILY`` (7) days,
-and once a week before that (``every``, default 7; 1 replays every night) so that a county's
-year stays quick to load: the cluster is found while it grows, followed as it goes on
-(a signal continues across the week's gap: its window spans it), and re-announced when it
-grows — using the fast Monte Carlo approximation (``fast=True``) unless ``full=True``. A second
-call does nothing (the audit event ``demo.warning`` marks the run); the run itself is idempotent
-anyway.
+(``civicgrid.warning.run.run_warnings``) over the last ``days`` (28) days before that end, in
+order, as the ``warn`` command would have run — every night of the last ``DAILY`` (3) days,
+and once a week before that (``every``, default 7; 1 replays every night): with the default
+nights 24, 17 and 10 before the end, then 3, 2 and 1 (``replay_nights``). A night's run
+reads the whole year of counts and takes ~7 s at a county's year of cases, so the demo runs
+six (it ran fifteen, 63 days back, in session 17): the cluster is found in its last week
+(night 24: 3 days before it stops, when the county's and the streets' 0101 series are far
+above their expectation), followed as it goes on (a signal continues across the week's gap:
+its window spans it), and the last nights are the ordinary nightly run, whose signals are
+those of "yesterday" in the warnings list. Replaying every night of the last nine weeks
+(``--days 63 --every 1``) finds the cluster's temporal signal from 38 nights before the end
+on; the nights between 63 and 25 before the end add signals of other categories only. The
+fast Monte Carlo approximation (``fast=True``: 99 replicates and a fitted Gumbel tail) is
+used unless ``full=True``. A second call does nothing (the audit event ``demo.warning`` marks
+the run); the run itself is idempotent anyway.
 """
 
 import time
@@ -32,11 +39,17 @@ from civicgrid.core.models import AuditEvent
 from civicgrid.warning.models import Signal
 from civicgrid.warning.run import run_warnings
 
-__all__ = ["AUDIT_ACTION", "DEFAULT_DAYS", "demo_warning_loaded", "generate_demo_warnings"]
+__all__ = [
+    "AUDIT_ACTION",
+    "DEFAULT_DAYS",
+    "demo_warning_loaded",
+    "generate_demo_warnings",
+    "replay_nights",
+]
 
 AUDIT_ACTION = "demo.warning"
-DEFAULT_DAYS = 63  # the cluster's last six weeks and the three weeks after it
-DAILY = 7  # the last nights, run every night; older ones once every ``every`` nights
+DEFAULT_DAYS = 28  # the cluster's last week and the three weeks after it
+DAILY = 3  # the last nights, run every night; older ones once every ``every`` nights
 
 
 @dataclass
@@ -73,6 +86,17 @@ def demo_end() -> date | None:
     return None if last is None else timezone.localdate(last) + timedelta(days=1)
 
 
+def replay_nights(end: date, *, days: int = DEFAULT_DAYS, every: int = 7) -> list[date]:
+    """The nights replayed, oldest first: each of the last ``DAILY`` nights before ``end``,
+    and one night in ``every`` before them, counted back from the first daily one."""
+    nights = []
+    for before_end in range(days, 0, -1):  # 1 for the last night
+        if before_end > DAILY and (before_end - DAILY) % every:
+            continue
+        nights.append(end - timedelta(days=before_end))
+    return nights
+
+
 def generate_demo_warnings(
     *,
     days: int = DEFAULT_DAYS,
@@ -91,11 +115,7 @@ def generate_demo_warnings(
         return summary
     started = time.perf_counter()
     summary.first, summary.last = end - timedelta(days=days), end - timedelta(days=1)
-    for offset in range(days):
-        day = summary.first + timedelta(days=offset)
-        before_end = days - offset  # 1 for the last night
-        if before_end > DAILY and (before_end - DAILY) % every:
-            continue
+    for day in replay_nights(end, days=days, every=every):
         result = run_warnings(day, fast=None if full else True)
         summary.days += 1
         summary.new += result["new"]

@@ -1,4 +1,4 @@
-"""``civicgrid load_demo_warning [--days 63] [--every 7] [--end YYYY-MM-DD] [--full]``
+"""``civicgrid load_demo_warning [--days 28] [--every 7] [--end YYYY-MM-DD] [--full]``
 
 Replays the nightly early-warning run over the demo's last weeks so the planted 僵尸车 (0101)
 cluster of the demo cases is found and its signal shows in the warnings list and on the
@@ -31,7 +31,7 @@ class Command(BaseCommand):
             "--every",
             type=int,
             default=7,
-            help="before the last week, run one night in this many (1: every night)",
+            help="before the last three nights, run one night in this many (1: every night)",
         )
         # The demo command passes every extra its share of the volume; the run looks at
         # whatever cases there are.
