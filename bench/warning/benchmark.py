@@ -41,7 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 
 from civicgrid.warning.detect import (  # noqa: E402
+    CELL_BASELINE_DAYS,
     baseline,
+    cell_baseline,
     cusum_path,
     design,
     ears_statistic,
@@ -50,6 +52,7 @@ from civicgrid.warning.detect import (  # noqa: E402
     poisson_scan,
 )
 from civicgrid.warning.detect import synthetic as syn  # noqa: E402
+from civicgrid.warning.detect.prep import repair_dumps  # noqa: E402
 
 HISTORY = 730
 STUDY = 365
@@ -61,6 +64,13 @@ SCENARIOS = [
     ("county ramp RR 1.5", dict(kind="county", rr=1.5, ramp_days=7)),
     ("ramp to RR 3", dict(kind="ramp", rr=3.0, k=9, ramp_days=7)),
     ("spreading RR 3", dict(kind="spreading", rr=3.0, k=25)),
+    # reference §5.3 type A sizes k in {1, 4, 9, 20} (added in session 18; appended so the
+    # earlier scenarios keep their seeds)
+    ("compact k=4 RR 3", dict(kind="compact", rr=3.0, k=4)),
+    ("compact k=4 RR 5", dict(kind="compact", rr=5.0, k=4)),
+    ("compact k=20 RR 3", dict(kind="compact", rr=3.0, k=20)),
+    ("compact k=20 RR 5", dict(kind="compact", rr=5.0, k=20)),
+    ("compact k=1 RR 5", dict(kind="compact", rr=5.0, k=1)),
 ]
 DETECTORS = ["stp", "ebp", "ears_c2", "glm_cusum"]
 SPATIAL = {"stp", "ebp"}
@@ -73,9 +83,20 @@ BUDGET = 1 / 30  # alarm days per day
 
 
 class Bench:
-    def __init__(self, artifacts_per_year: float = 6.0, max_cells: int = 50, mask=False):
+    def __init__(
+        self,
+        artifacts_per_year: float = 6.0,
+        max_cells: int = 50,
+        mask=False,
+        repair=False,
+        ebp_baseline="ma",
+        patrols_per_year=0.0,
+    ):
         self.artifacts_per_year = artifacts_per_year
+        self.patrols_per_year = patrols_per_year
         self.mask = mask
+        self.repair = repair
+        self.ebp_baseline = ebp_baseline
         self.county = syn.make_county(0)
         self.nbrs = neighbours(self.county.xy_km, max_cells=max_cells, max_radius_km=3.0)
         self.dates = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(HISTORY + 60)]
@@ -88,7 +109,12 @@ class Bench:
         (``self.days_masked``, a boolean per day); dumps are never known."""
         a = self.artifacts_per_year
         arts = syn.random_artifacts(
-            self.county, days, seed + 7, campaigns_per_year=a, dumps_per_year=a
+            self.county,
+            days,
+            seed + 7,
+            campaigns_per_year=a,
+            dumps_per_year=a,
+            patrols_per_year=self.patrols_per_year,
         )
         m = np.zeros(days, dtype=bool)
         if self.mask:
@@ -100,8 +126,26 @@ class Bench:
         m = self.days_masked[d - rows + 1 : d + 1]
         return m if m.any() else None
 
-    def temporal(self, counts, d):
+    def prepared(self, counts, d):
+        """The rows up to day d as the detectors see them: with ``repair`` the backlog dumps of
+        the last weeks spread back over their days (``repair_dumps``, per township)."""
+        x = counts[: d + 1]
+        if not self.repair:
+            return x
+        x = x.copy()
+        x[-STUDY:] = repair_dumps(x[-STUDY:], self.county.township, mask=self._mask(d, STUDY))[0]
+        return x
+
+    def expected(self, study, m):
+        """The Poisson scan's baseline and the effective days of data behind it."""
+        if self.ebp_baseline == "cell":
+            return cell_baseline(study, self.county.township, mask=m), CELL_BASELINE_DAYS
+        return baseline(study, mask=m), 70.0
+
+    def temporal(self, counts, d, prepared=False):
         out = {}
+        if not prepared:
+            counts = self.prepared(counts, d)
         t3 = time.process_time()
         total = counts[: d + 1].sum(axis=1)
         e = ears_statistic(total[-30:], "C2", mask=self._mask(d, 30))[-1]
@@ -118,6 +162,7 @@ class Bench:
     def stats(self, counts, d):
         """Each detector's statistic for the analysis of day d: (value, cells, start)."""
         out = {}
+        counts = self.prepared(counts, d)
         study = counts[d - STUDY + 1 : d + 1]
         m = self._mask(d, STUDY)
         t = time.process_time()
@@ -127,7 +172,7 @@ class Bench:
         self.cpu["stp"] += t2 - t
         c = poisson_scan(
             study,
-            baseline(study, mask=m),
+            self.expected(study, m)[0],
             self.nbrs,
             replicates=0,
             max_clusters=5,
@@ -137,7 +182,7 @@ class Bench:
         out["ebp"] = self._found(c)
         t3 = time.process_time()
         self.cpu["ebp"] += t3 - t2
-        out.update(self.temporal(counts, d))
+        out.update(self.temporal(counts, d, prepared=True))
         for k in DETECTORS:
             self.calls[k] += 1
         return out
@@ -166,13 +211,40 @@ def wilson(k, n, z=1.96):
 
 
 def null_stats(b, per_day, seeds, days):
+    """Each detector's statistic on every null day; ``b.null_cells`` keeps the flagged cells
+    (None for the temporal detectors) per replicate, for counting signals."""
     out = {d: [] for d in DETECTORS}
+    b.null_cells = {d: [] for d in DETECTORS}
     for seed in seeds:
         counts = b.data(per_day, HISTORY + days, seed)
+        for k in DETECTORS:
+            b.null_cells[k].append([])
         for d in range(HISTORY, HISTORY + days):
             for k, v in b.stats(counts, d).items():
                 out[k].append(v[0])
+                b.null_cells[k][-1].append(v[1] if k in SPATIAL else None)
     return {k: np.array(v) for k, v in out.items()}
+
+
+def false_signals(values, cells, thr):
+    """False alarms per category-month counted as signals: an alarm day whose cluster shares
+    a cell with the previous day's alarm (a temporal one: follows an alarm day) is the same
+    ongoing signal, which the daily run does not announce again."""
+    n = sig = 0
+    i = 0
+    for run in cells:
+        prev = None
+        for c in run:
+            alarm = values[i] >= thr
+            i += 1
+            n += 1
+            if alarm:
+                same = prev is not None and (c is None or bool(c & prev))
+                sig += not same
+                prev = c if c is not None else set()
+            else:
+                prev = None
+    return sig / max(n, 1) * 30
 
 
 def run_tier(b, name, per_day, a, out_lines):
@@ -194,6 +266,7 @@ def run_tier(b, name, per_day, a, out_lines):
     thr["stp|ebp"] = float(np.quantile(comb, 1 - BUDGET, method="higher"))
     evaln = null_stats(b, per_day, [20_000 + i for i in range(a.null_replicates)], a.null_days)
     fa = {k: float(np.mean(v >= thr[k]) * 30) for k, v in evaln.items()}
+    fa_signals = {k: false_signals(evaln[k], b.null_cells[k], thr[k]) for k in DETECTORS}
     fa["stp|ebp"] = float(
         np.mean(np.maximum(rank("stp", evaln["stp"]), rank("ebp", evaln["ebp"])) >= thr["stp|ebp"])
         * 30
@@ -203,6 +276,8 @@ def run_tier(b, name, per_day, a, out_lines):
     rows = []
     strata = []
     for s, (label, spec) in enumerate(SCENARIOS):
+        if a.scenarios and label not in a.scenarios:
+            continue
         detected = {k: [] for k in ROWS}
         jac = {k: [] for k in ROWS}
         base7 = []  # the event cells' expected baseline cases over the 7 days
@@ -255,7 +330,8 @@ def run_tier(b, name, per_day, a, out_lines):
                     f"{int(got[~big].sum())}/{int((~big).sum())}"
                 )
             strata.append(
-                f"- {label}: found within 7 d when the cluster's 9 cells expect >= 10 / < 10 "
+                f"- {label}: found within 7 d when the cluster's {spec['k']} cells expect "
+                ">= 10 / < 10 "
                 f"baseline cases in the week: " + "; ".join(parts)
             )
         for k in ROWS:
@@ -293,6 +369,10 @@ def run_tier(b, name, per_day, a, out_lines):
             f"{'-' if math.isnan(jc) else f'{jc:.2f}'} | {f:.2f} |"
         )
     out_lines.extend(strata)
+    out_lines.append(
+        "- false alarms / month counted as signals (an alarm on the same cells as the day "
+        "before is the same signal): " + ", ".join(f"{k} {v:.2f}" for k, v in fa_signals.items())
+    )
     if a.mc:
         out_lines.extend(deployed(b, per_day, a))
     return thr
@@ -305,8 +385,7 @@ def deployed(b, per_day, a):
         null_alarm = 0
         for i in range(a.null_replicates):
             counts = b.data(per_day, HISTORY + a.null_days, 20_000 + i)
-            study = counts[-STUDY:]
-            c = scan(fn, study, b.nbrs, i, b._mask(len(counts) - 1, STUDY))
+            c = scan(fn, b.prepared(counts, len(counts) - 1)[-STUDY:], b, i)
             null_alarm += bool(c) and c[0].p_value <= 0.01
         found = 0
         for i in range(a.replicates):
@@ -315,7 +394,7 @@ def deployed(b, per_day, a):
             truth = syn.inject(
                 counts, b.county, start=HISTORY, seed=seed + 1, per_day=per_day, **SCENARIOS[0][1]
             )
-            c = scan(fn, counts[-STUDY:], b.nbrs, i, b._mask(len(counts) - 1, STUDY))
+            c = scan(fn, b.prepared(counts, len(counts) - 1)[-STUDY:], b, i)
             true_cells = set(np.flatnonzero(truth.any(axis=0)).tolist())
             found += bool(c) and c[0].p_value <= 0.01 and bool(set(c[0].cells) & true_cells)
         p0 = wilson(null_alarm, a.null_replicates)
@@ -329,11 +408,14 @@ def deployed(b, per_day, a):
     return lines
 
 
-def scan(fn, study, nbrs, seed, mask=None):
+def scan(fn, study, b, seed):
+    mask = b.days_masked[-STUDY:]  # the replicate just generated by b.data
+    mask = mask if mask.any() else None
     if fn == "perm":
-        return permutation_scan(study, nbrs, rng=seed, max_clusters=1, mask=mask)
+        return permutation_scan(study, b.nbrs, rng=seed, max_clusters=1, mask=mask)
+    expected, days = b.expected(study, mask)
     return poisson_scan(
-        study, baseline(study, mask=mask), nbrs, rng=seed, max_clusters=1, mask=mask
+        study, expected, b.nbrs, rng=seed, max_clusters=1, mask=mask, baseline_days=days
     )
 
 
@@ -346,16 +428,45 @@ def main(argv=None) -> int:
     ap.add_argument("--mc-only", action="store_true", help="only the deployed Monte Carlo check")
     ap.add_argument("--max-cells", type=int, default=50, help="largest circle (cells)")
     ap.add_argument("--artifacts", type=float, default=6.0, help="campaigns and dumps a year")
+    ap.add_argument(
+        "--patrols",
+        type=float,
+        default=0.0,
+        help="patrol reassignments a year (reference §5.3 nuisance: 10-30 cells x2 for 30 days)",
+    )
     ap.add_argument("--quick", action="store_true", help="CI size: < 60 s")
     ap.add_argument("--mc", action="store_true", help="also the deployed Monte Carlo check")
     ap.add_argument(
         "--mask", action="store_true", help="campaign days known to the detectors (left out)"
     )
+    ap.add_argument(
+        "--repair", action="store_true", help="backlog dumps spread back first (repair_dumps)"
+    )
+    ap.add_argument(
+        "--ebp-baseline",
+        default="ma",
+        choices=("ma", "cell"),
+        help="Poisson scan baseline: 8-week DOW moving average or the per-cell model",
+    )
+    ap.add_argument(
+        "--scenarios",
+        default="",
+        help="comma-separated scenario labels to run (default: all): "
+        + "; ".join(label for label, _ in SCENARIOS),
+    )
     a = ap.parse_args(argv)
+    a.scenarios = [x.strip() for x in a.scenarios.split(",") if x.strip()]
     if a.quick:
         a.replicates, a.null_replicates, a.null_days, a.tiers = 3, 3, 20, "dense"
     t0 = time.perf_counter()
-    b = Bench(a.artifacts, a.max_cells, mask=a.mask)
+    b = Bench(
+        a.artifacts,
+        a.max_cells,
+        mask=a.mask,
+        repair=a.repair,
+        ebp_baseline=a.ebp_baseline,
+        patrols_per_year=a.patrols,
+    )
     lines = [f"command: bench/warning/benchmark.py {' '.join(argv or sys.argv[1:])}".rstrip()]
     print(lines[0], flush=True)
     for name in a.tiers.split(","):

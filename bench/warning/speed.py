@@ -9,7 +9,9 @@ per category, categories in three tiers (10 % dense ~100 cases/day, 40 % medium 
 50 % sparse ~1/day), a compact cluster (RR 4) injected in every fifth category so that those
 analyses are significant and run all 999 replicates. For each category the daily run does:
 space-time permutation scan (999 replicates, 7-day windows, circles of <= 50 cells within 3 km),
-baseline + expectation-based Poisson scan (999), EARS C2 and NB GLM + CUSUM on the county total.
+backlog dumps repaired (``repair_dumps``, as the daily run does), the expectation-based Poisson
+scan (999) against the per-cell model ``cell_baseline`` (``--ebp-baseline ma``: the 8-week moving
+average used before session 18), EARS C2 and NB GLM + CUSUM on the county total.
 ``--full`` switches the sequential stop off (every scan runs all 999 replicates, the worst case).
 It then times the straightforward numpy scan (``_reference_permutation_scan``) on one medium
 category with a few replicates, extrapolates it to 999 and prints the ratio. Single process.
@@ -28,12 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 
 from civicgrid.warning.detect import (  # noqa: E402
+    CELL_BASELINE_DAYS,
     baseline,
+    cell_baseline,
     ears,
     glm_cusum,
     neighbours,
     permutation_scan,
     poisson_scan,
+    repair_dumps,
 )
 from civicgrid.warning.detect import synthetic as syn  # noqa: E402
 from civicgrid.warning.detect.scan import _reference_permutation_scan  # noqa: E402
@@ -54,6 +59,7 @@ def main(argv=None) -> int:
     ap.add_argument("--full", action="store_true", help="no sequential stop (worst case)")
     ap.add_argument("--quick", action="store_true", help="10 categories, no reference timing")
     ap.add_argument("--reference-replicates", type=int, default=3)
+    ap.add_argument("--ebp-baseline", default="cell", choices=("ma", "cell"))
     a = ap.parse_args(argv)
     if a.quick:
         a.categories = 10
@@ -85,10 +91,20 @@ def main(argv=None) -> int:
     cpu_all = time.process_time()
     for c, (per_day, counts) in enumerate(data):
         t = time.perf_counter()
-        study = counts[-a.days :]
+        study = repair_dumps(counts[-a.days :], county.township)[0]  # as run.py
         stp = permutation_scan(study, nbrs, replicates=a.replicates, rng=c, stop_after=stop)
+        if a.ebp_baseline == "cell":
+            expected, days = cell_baseline(study, county.township), CELL_BASELINE_DAYS
+        else:
+            expected, days = baseline(study), 70.0
         ebp = poisson_scan(
-            study, baseline(study), nbrs, replicates=a.replicates, rng=c, stop_after=stop
+            study,
+            expected,
+            nbrs,
+            replicates=a.replicates,
+            rng=c,
+            stop_after=stop,
+            baseline_days=days,
         )
         total = counts.sum(axis=1)
         ears(total[-60:], "C2")

@@ -4,8 +4,10 @@ For every enabled leaf category (a category without a ``WarningSetting`` row run
 defaults) it reads the day × grid counts of the study period ending on ``day`` (one aggregate
 query for all categories, ``counts.build_counts``) and runs
 
-* the prospective space–time permutation scan and the expectation-based Poisson scan over the
-  grids (neighbourhoods: the ``max_cells`` nearest grid centroids within ``max_radius_km``),
+* the prospective space–time permutation scan and the expectation-based Poisson scan (against
+  the per-cell model ``cell_baseline``) over the grids (neighbourhoods: the ``max_cells``
+  nearest grid centroids within ``max_radius_km``), after spreading back any township's
+  backlog dumped on one day (``repair_dumps``),
 * a temporal detector on the county's and each township's daily total: EARS C2 while the
   history is shorter than a year, the negative-binomial GLM with a CUSUM after,
 
@@ -95,6 +97,7 @@ def run_warnings(
     history = max(s.history_days for s in settings)
     first = day - timedelta(days=history - 1)
     frame = grid_frame()
+    towns = detect.townships_of(frame.codes)
     counts = build_counts(first, day, frame=frame, category_ids=[s.category_id for s in settings])
     neighbourhoods: dict[tuple[int, float], list] = {}
     holidays = _holidays(counts.dates)
@@ -105,6 +108,8 @@ def run_warnings(
         matrix, dates = full[-rows:], counts.dates[-rows:]
         if not matrix.any():
             continue
+        # a township's week of reports entered on one day is spread back over its days
+        matrix = detect.repair_dumps(matrix, towns)[0]
         summary["scanned"] += 1
 
         def safely(name, call, *args, _code=category.code, **kwargs):
@@ -146,7 +151,9 @@ def run_warnings(
                 )
                 clusters += [(Method.PERMUTATION, c) for c in found or ()]
             if Method.POISSON in scans:
-                expected = detect.baseline(matrix, days=setting.max_days)
+                # the per-cell model: a year of each grid's share (shrunk towards its
+                # township) times the weekday-adjusted county level (docs/early-warning.md)
+                expected = detect.cell_baseline(matrix, towns, days=setting.max_days)
                 found = safely(
                     "Poisson scan",
                     detect.poisson_scan,
@@ -154,6 +161,7 @@ def run_warnings(
                     expected,
                     nbrs,
                     rng=_rng(day, category.pk, Method.POISSON),
+                    baseline_days=detect.CELL_BASELINE_DAYS,
                     **options,
                 )
                 clusters += [(Method.POISSON, c) for c in found or ()]

@@ -8,11 +8,16 @@ Public API (see docs/early-warning.md)::
     baseline(counts, weeks=8, days=7)                   -> (days, N) expected counts
     ears(series, "C1"|"C2"|"C3") / ears_statistic(...)  -> Cluster | None / statistic per day
     glm_cusum(series, dates, holidays=())               -> Cluster | None
+    cell_baseline(counts, township, days=7)             -> (days, N) per-cell model expectation
+    repair_dumps(counts, township)                      -> (counts, [(row, township)])
 """
 
 from .cluster import Cluster, recurrence
+from .prep import repair_dumps, townships_of
 from .scan import (
+    CELL_BASELINE_DAYS,
     baseline,
+    cell_baseline,
     estimate_day_cv2,
     estimate_dispersion,
     neighbours,
@@ -22,8 +27,10 @@ from .scan import (
 from .temporal import cusum_path, design, ears, ears_statistic, glm_cusum, nb_glm_fit
 
 __all__ = [
+    "CELL_BASELINE_DAYS",
     "Cluster",
     "baseline",
+    "cell_baseline",
     "cusum_path",
     "design",
     "ears",
@@ -36,4 +43,6 @@ __all__ = [
     "permutation_scan",
     "poisson_scan",
     "recurrence",
+    "repair_dumps",
+    "townships_of",
 ]

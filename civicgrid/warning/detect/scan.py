@@ -19,11 +19,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import special
 from scipy.spatial import cKDTree
 
 from .cluster import Cluster, recurrence
 
 EULER_GAMMA = 0.5772156649015329
+# Effective days of data behind cell_baseline's expectation, for poisson_scan(baseline_days=):
+# its shares come from a year of history (shrunk towards the township), its level from eight
+# weeks of county totals -- far more than baseline()'s 8 weeks + 14 shrinkage days (70).
+CELL_BASELINE_DAYS = 300.0
 
 
 # --------------------------------------------------------------------------- neighbourhoods
@@ -190,11 +195,18 @@ def _extended_counts(counts: np.ndarray, W: int, G: int, cyl: _Cylinders) -> np.
     return cyl.circle_sums(ext)
 
 
-def _backlog_guard(stat, obs, exp, obs_ext, exp_ext):
-    """Zero the statistic of cylinders whose excess is mostly cancelled by a deficit in the
-    ``G`` days before the window (a backlog dumped on one day, not a new problem)."""
+def _backlog_guard(stat, obs, exp, obs_ext, exp_ext, *, alpha: float = 0.01):
+    """Zero the statistic of cylinders whose excess looks like a backlog dumped on one day,
+    not a new problem: either most of it is cancelled by a deficit in the ``G`` days before
+    the window, or those days alone are far too quiet (their count at or below the Poisson
+    ``alpha`` quantile of their expectation -- a dump empties the week before it; a real
+    problem leaves it as it was, so this drops a real cluster's cylinder with probability
+    <= alpha)."""
     keep = (obs_ext - exp_ext) >= 0.5 * (obs - exp)
-    return np.where(keep, stat, 0.0)
+    g_obs = obs_ext - obs
+    g_exp = np.maximum(exp_ext - exp, 0.0)
+    quiet = (g_exp > 0) & (special.pdtr(np.maximum(g_obs, 0), g_exp) < alpha)
+    return np.where(keep & ~quiet, stat, 0.0)
 
 
 def _clusters(method, chosen, ps, obs, expected, T) -> list[Cluster]:
@@ -371,6 +383,81 @@ def baseline(
     factor = np.where(factor > 0, factor, 1.0)
     rows = np.arange(T - days, T) % 7
     return factor[rows][:, None] * rate[None, :]
+
+
+def cell_baseline(
+    counts: np.ndarray,
+    township=None,
+    *,
+    days: int = 7,
+    rows: int | None = None,
+    level_days: int = 56,
+    trend: bool = True,
+    mask=None,
+) -> np.ndarray:
+    """Per-cell model baseline: expected counts for the last ``rows`` rows (default ``days``).
+
+    Fitted on the history before the last ``days`` rows (an ongoing problem does not raise its
+    own baseline), masked days left out:
+
+    * each cell's *share* of the county's cases over the whole history (a year: far less noise
+      than a cell's last weeks), shrunk towards its township's mean by empirical Bayes
+      (gamma-Poisson: the cell's count n and the township's cells' mean m and variance v give
+      the prior shape a = m^2 / (v - m); posterior mean m (n + a) / (m + a)), so a sparse cell
+      with no case in the year still expects a little and a single busy year is pulled back;
+      ``township`` = an integer label per cell (None: the whole county is one township);
+    * times the county-wide expected total of each day: the weekday factor of the history times
+      the level of the last ``level_days`` of weekday-adjusted totals, extrapolated along their
+      least-squares line (``trend``; a season or trend moving by 10-20 % over two months would
+      otherwise leave a moving average a month behind), never below half their mean.
+    """
+    counts = np.asarray(counts, dtype=float)
+    T, N = counts.shape
+    days = max(1, min(int(days), T - 1))
+    rows = days if rows is None else max(1, min(int(rows), T))
+    m = _day_mask(mask, T)
+    use = np.ones(T, dtype=bool) if m is None else ~m
+    hist_use = use[: T - days]
+    hist = counts[: T - days][hist_use]
+    n = hist.sum(axis=0)
+    town = np.zeros(N, dtype=np.intp) if township is None else np.asarray(township, np.intp)
+    post = np.empty(N)
+    for t in np.unique(town):
+        sel = town == t
+        mt = n[sel].mean()
+        vt = n[sel].var()
+        if mt <= 0:
+            mt = max(n.mean(), 1e-9) * 0.1  # an empty township: a tenth of the county mean
+            post[sel] = mt
+            continue
+        a = mt * mt / (vt - mt) if vt > mt else 1e6
+        post[sel] = mt * (n[sel] + a) / (mt + a)
+    share = post / post.sum()
+    # county level per day of week, and its recent level and slope
+    tot = counts[: T - days].sum(axis=1)
+    t_idx = np.arange(T - days)
+    dow = t_idx % 7
+    tot_u, t_u, dow_u = tot[hist_use], t_idx[hist_use], dow[hist_use]
+    factor = np.ones(7)
+    if len(tot_u) and tot_u.mean() > 0:
+        for d in range(7):
+            sel = tot_u[dow_u == d]
+            if len(sel):
+                factor[d] = max(sel.mean() / tot_u.mean(), 1e-3)
+    recent = t_u >= T - days - level_days
+    y = tot_u[recent] / factor[dow_u[recent]]
+    x = t_u[recent].astype(float)
+    want = np.arange(T - rows, T)
+    if len(y) == 0:
+        level = np.full(rows, max(tot_u.mean() if len(tot_u) else 0.0, 1e-9))
+    else:
+        mean = y.mean()
+        level = np.full(rows, mean)
+        if trend and len(y) >= 14 and x.std() > 0:
+            slope = float(((x - x.mean()) * (y - mean)).sum() / ((x - x.mean()) ** 2).sum())
+            level = mean + slope * (want - x.mean())
+        level = np.maximum(level, 0.5 * mean)
+    return (level * factor[want % 7])[:, None] * share[None, :]
 
 
 def estimate_dispersion(counts: np.ndarray, *, weeks: int = 8, days: int = 7, mask=None) -> float:

@@ -3,8 +3,9 @@
 50 x 30 lattice of ~0.8 km cells (1,500 cells), an urban core (~10 % of cells at 5-10x), eight
 townships (contiguous Voronoi regions), per-cell log-normal heterogeneity, day of week, an annual
 season, negative-binomial noise (variance phi x mean), and reporting artifacts that are not real
-events: campaign days (every cell x2 on one day) and backlog dumps (one township's reports of a
-week arrive on one day). Injected problems add extra counts on top.
+events: campaign days (every cell x2 on one day), backlog dumps (one township's reports of a
+week arrive on one day) and, optionally, patrol reassignments (10-30 cells reported x2 for 30
+days). Injected problems add extra counts on top.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def make_county(
 class Artifacts:
     campaign_days: list[int] = field(default_factory=list)
     dumps: list[tuple[int, int]] = field(default_factory=list)  # (day, township)
+    # patrol reassignment (reference §5.3): (first day, cells) reported x2 for PATROL_DAYS
+    patrols: list[tuple[int, np.ndarray]] = field(default_factory=list)
+
+
+PATROL_DAYS = 30
 
 
 def simulate(
@@ -82,6 +88,9 @@ def simulate(
         mu = rng.gamma(mu / (phi - 1), phi - 1)
     counts = rng.poisson(mu)
     if artifacts:
+        for first, cells in artifacts.patrols:
+            rows = slice(max(0, first), min(days, first + PATROL_DAYS))
+            counts[rows, cells] *= 2
         for day in artifacts.campaign_days:
             if 0 <= day < days:
                 counts[day] *= 2
@@ -100,15 +109,27 @@ def random_artifacts(
     *,
     campaigns_per_year: float = 4,
     dumps_per_year: float = 4,
+    patrols_per_year: float = 0,
 ) -> Artifacts:
+    """Random artifacts. Patrol reassignments (reference §5.3: reporting x2 in 10-30 nearest
+    cells of a rate-weighted centre for 30 days) are drawn from a separate stream, so turning
+    them on leaves the campaign days and dumps of a seed as they were."""
     rng = np.random.default_rng(seed)
     nc = rng.poisson(campaigns_per_year * days / 365)
     nd = rng.poisson(dumps_per_year * days / 365)
     towns = int(county.township.max()) + 1
-    return Artifacts(
+    out = Artifacts(
         sorted(int(x) for x in rng.integers(0, days, nc)),
         sorted((int(d), int(rng.integers(0, towns))) for d in rng.integers(7, days, nd)),
     )
+    if patrols_per_year > 0:
+        prng = np.random.default_rng([seed, 5])
+        for _ in range(prng.poisson(patrols_per_year * days / 365)):
+            centre = int(prng.choice(county.n, p=county.weight))
+            k = int(prng.integers(10, 31))
+            first = int(prng.integers(-PATROL_DAYS + 1, days))
+            out.patrols.append((first, nearest(county, centre, k)))
+    return out
 
 
 def nearest(county: County, centre: int, k: int) -> np.ndarray:

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from civicgrid.warning.detect import (
+    CELL_BASELINE_DAYS,
     baseline,
+    cell_baseline,
     cusum_path,
     ears,
     ears_statistic,
@@ -14,6 +16,7 @@ from civicgrid.warning.detect import (
     neighbours,
     permutation_scan,
     poisson_scan,
+    repair_dumps,
 )
 from civicgrid.warning.detect import synthetic as syn
 from civicgrid.warning.detect.scan import _reference_permutation_scan
@@ -71,6 +74,26 @@ def test_poisson_scan_null_calibration_with_true_expectation(small):
             dispersion=1.0,
             day_cv2=0,
             baseline_days=0,
+        )
+        hits += bool(found) and found[0].p_value <= alpha
+    assert binomial_ok(hits, n, alpha), hits
+
+
+def test_poisson_scan_null_calibration_with_the_cell_baseline(small):
+    """The daily run's configuration: expectation from ``cell_baseline`` (estimated, so the
+    Monte Carlo carries its uncertainty), county-wide day factors, a year of history. No
+    injected problem: p <= alpha in alpha of the analyses within sampling error."""
+    county, nbrs = small
+    n, alpha, hits = 150, 0.05, 0
+    for seed in range(n):
+        counts = syn.simulate(county, days=365, per_day=8, seed=500 + seed, day_cv=0.2)
+        found = poisson_scan(
+            counts,
+            cell_baseline(counts, county.township),
+            nbrs,
+            replicates=99,
+            rng=seed,
+            baseline_days=CELL_BASELINE_DAYS,
         )
         hits += bool(found) and found[0].p_value <= alpha
     assert binomial_ok(hits, n, alpha), hits
@@ -275,3 +298,44 @@ def test_masked_days_are_left_out_of_the_temporal_detectors():
     masked = cusum_path(y, dates, mask=mask)[0]
     k = 410 - (len(y) - 28)
     assert plain[k] > masked[k] + 3 and masked[k] == pytest.approx(masked[k - 1])
+
+
+def test_repair_dumps_spreads_a_dumped_week_back_and_leaves_a_real_cluster(small):
+    """A township's week entered on one day is found (and only it) and spread back over its
+    days: the scans then see no one-day cluster there; a real cluster (the week before it
+    as usual) is not touched."""
+    county, nbrs = small
+    town = int(county.township[county.urban][0])
+    dump = syn.Artifacts(dumps=[(117, town)])
+    counts = syn.simulate(county, days=120, per_day=60, seed=21, artifacts=dump)
+    fixed, found = repair_dumps(counts, county.township)
+    assert found == [(117, town)]
+    sel = county.township == town
+    assert fixed[110:118, sel].sum() == counts[110:118, sel].sum()  # no case lost
+    assert fixed[110:117, sel].sum(axis=1).min() > 0  # the hole is filled
+    assert np.array_equal(fixed[:, ~sel], counts[:, ~sel])
+    before = permutation_scan(counts, nbrs, replicates=0, backlog_guard=0)[0]
+    after = permutation_scan(fixed, nbrs, replicates=0, backlog_guard=0)
+    assert after == [] or after[0].statistic < before.statistic / 3
+    real = syn.simulate(county, days=120, per_day=60, seed=21)
+    inject_compact(county, real, rr=4.0, start=116)
+    same, none = repair_dumps(real, county.township)
+    assert none == [] and np.array_equal(same, real)
+
+
+def test_cell_baseline_recovers_cell_rates_weekdays_and_a_trend(small):
+    county, _ = small
+    counts = syn.simulate(county, days=365, per_day=200, seed=5, day_cv=0.0, season=0.0)
+    exp = cell_baseline(counts, county.township, days=7)
+    truth = 200 * syn.DOW[np.arange(358, 365) % 7][:, None] * county.weight[None, :]
+    assert exp.shape == (7, county.n)
+    assert abs(exp.sum() / truth.sum() - 1) < 0.03
+    busy = county.weight > np.quantile(county.weight, 0.5)
+    assert np.median(np.abs(exp[:, busy] / truth[:, busy] - 1)) < 0.15
+    assert np.all(exp > 0)  # a cell with no case in the year still expects a little
+    # a rising level (here +40 % over the year) is extrapolated, not a month behind
+    rising = syn.simulate(county, days=365, per_day=200, seed=5, day_cv=0.0, season=0.0, trend=0.4)
+    level = 200 * np.exp(0.4 * 361 / 365.25)
+    assert abs(cell_baseline(rising, county.township).sum() / 7 / level - 1) < 0.04
+    flat = cell_baseline(rising, county.township, trend=False).sum() / 7 / level
+    assert flat < 0.97
