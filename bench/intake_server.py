@@ -248,7 +248,8 @@ function response(status, headers, body)
   local id = "-"
   if status >= 200 and status < 300 then
     if kind == "rest" then
-      id = string.match(body, '"code"%%s*:%%s*"([^"]+)"') or "?"
+      id = string.match(body, '"receipt"%%s*:%%s*"([^"]+)"')
+        or string.match(body, '"code"%%s*:%%s*"([^"]+)"') or "?"
     else
       id = string.match(body, '"service_request_id"%%s*:%%s*"([^"]+)"')
         or string.match(body, '"token"%%s*:%%s*"([^"]+)"') or "?"
@@ -403,7 +404,8 @@ def main() -> int:
     parser.add_argument(
         "--queued",
         action="store_true",
-        help="Open311 in the queued intake mode (tokens), then drain the queue and time it",
+        help="Open311 and REST in the queued intake mode (tokens, receipts), then drain the "
+        "queue and time it",
     )
     parser.add_argument("--drain-batch", type=int, default=100, help="rows per claim")
     parser.add_argument("--check", action="store_true", help="exit 3 if the run is invalid")
@@ -432,6 +434,7 @@ def _server_env(args, workdir: Path) -> dict[str, str]:
     env["CIVICGRID_API_RATE_PER_MINUTE"] = "100000000"  # capacity, not the limit
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(HERE)])
     env["CIVICGRID_OPEN311_QUEUED_INTAKE"] = "true" if args.queued else "false"
+    env["CIVICGRID_API_QUEUED_INTAKE"] = "true" if args.queued else "false"
     if args.database_url:
         parts = urlsplit(args.database_url)
         name = connection.settings_dict["NAME"]  # the throwaway database
@@ -571,9 +574,9 @@ def _check(results: list[Phase], *, queued: bool = False) -> list[str]:
     from civicgrid.cases.models import Case
     from civicgrid.open311.models import QueuedRequest
 
-    if queued:  # the Open311 answers are tokens: each must have become one case
+    if queued:  # the answers are tokens (Open311) or receipts (REST): each must be one case
         for phase in results:
-            if not phase.label.endswith("open311"):
+            if phase.label.endswith("baseline"):
                 continue
             tokens = set(phase.ids)
             rows = QueuedRequest.objects.filter(token__in=tokens)

@@ -18,6 +18,7 @@ from civicgrid.regions.models import Grid, Region
 
 __all__ = [
     "do_create_api_key",
+    "do_report_with_key",
     "do_create_personal_token",
     "do_revoke_api_key",
     "hash_secret",
@@ -28,6 +29,27 @@ SECRET_BYTES = 32
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def do_report_with_key(
+    *, api_key: ApiKey | None, actor, idempotency_key: str | None = None, **report
+):
+    """A report through the REST API: ``cases.actions.do_report_case`` as ``actor`` (the token's
+    or key's user), refused if the key is limited to an area and the place lies outside it.
+
+    ``report`` are ``do_report_case``'s arguments (channel, description, category, lat, lng,
+    datum, grid, region, address, photos, reporter_name, reporter_phone, urgent);
+    ``idempotency_key`` is already scoped to the caller. Used at once by ``POST /api/v1/cases``
+    and later by the queue's runner in the queued mode (``API_QUEUED_INTAKE``).
+    """
+    from civicgrid.cases.actions import do_report_case
+
+    with transaction.atomic():
+        case = do_report_case(actor=actor, idempotency_key=idempotency_key, **report)
+        area = api_key.region_code if api_key is not None else ""
+        if area and not case.region_code.startswith(area):
+            raise ActionRefused(_("This key may only report places inside its area."))
+    return case
 
 
 def _check_manager(actor) -> None:

@@ -5,6 +5,9 @@ notifications in the same transaction (delivered after commit by ``civicgrid sen
 
 import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -47,6 +50,8 @@ from civicgrid.webhooks.actions import enqueue_case_event
 __all__ = [
     "RETURN_REASONS",
     "CaseConflict",
+    "CodeBatch",
+    "case_code_batch",
     "do_accept_case",
     "do_answer_supervision",
     "do_assign_case_down",
@@ -425,8 +430,72 @@ def _save_photos(case: Case, photos, kind: str, action: CaseAction | None = None
 # --------------------------------------------------------------------------- intake
 
 
+class CodeBatch:
+    """The day's code counters held in memory while one transaction reports many cases.
+
+    Made by ``case_code_batch()`` (the queued intake's runner): each counter row is locked
+    once, at its first use, and written once, on the way out, instead of a locked read and an
+    update per case. Codes stay gapless: a report whose savepoint is rolled back gives its code
+    back (``_create_reported_case`` does; a caller that rolls back more calls ``restore``).
+    """
+
+    def __init__(self):
+        self.counters: dict[str, CaseCodeCounter] = {}
+        self.start: dict[str, int] = {}
+
+    def next(self, prefix: str) -> int:
+        counter = self.counters.get(prefix)
+        if counter is None:
+            counter = CaseCodeCounter.objects.select_for_update().get_or_create(prefix=prefix)[0]
+            self.counters[prefix] = counter
+            self.start[prefix] = counter.last
+        counter.last += 1
+        return counter.last
+
+    def snapshot(self) -> dict[str, int]:
+        return {prefix: counter.last for prefix, counter in self.counters.items()}
+
+    def restore(self, snapshot: dict[str, int]) -> None:
+        """Back to ``snapshot`` after a rolled-back savepoint. A counter first used after the
+        snapshot is forgotten: the savepoint may have taken its lock or made its row, so the
+        next use reads (and locks, or makes) it again."""
+        for prefix in list(self.counters):
+            if prefix in snapshot:
+                self.counters[prefix].last = snapshot[prefix]
+            else:
+                del self.counters[prefix], self.start[prefix]
+
+    def finish(self) -> None:
+        for prefix, counter in self.counters.items():
+            if counter.last != self.start[prefix]:
+                counter.save(update_fields=["last"])
+
+
+_code_batch: ContextVar[CodeBatch | None] = ContextVar("case_code_batch", default=None)
+
+
+@contextmanager
+def case_code_batch() -> Iterator[CodeBatch]:
+    """Report many cases in the current transaction with each day's code counter locked and
+    written once (see ``CodeBatch``). The counters stay locked to the end of the transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("case_code_batch() needs an open transaction (transaction.atomic())")
+    if _code_batch.get() is not None:
+        raise RuntimeError("case_code_batch() is already open")
+    batch = CodeBatch()
+    token = _code_batch.set(batch)
+    try:
+        yield batch
+    finally:
+        _code_batch.reset(token)
+    batch.finish()
+
+
 def _next_code(county_code: str, now: datetime) -> str:
     prefix = f"{county_code}-{timezone.localtime(now):%Y%m%d}"
+    batch = _code_batch.get()
+    if batch is not None:
+        return f"{prefix}-{batch.next(prefix):05d}"
     counter, _created = CaseCodeCounter.objects.select_for_update().get_or_create(prefix=prefix)
     # The row is locked (on SQLite the write transaction is exclusive): counting in Python
     # cannot lose an update.
@@ -591,6 +660,56 @@ def _create_reported_case(
     reporter_name,
     photos,
 ) -> Case:
+    codes = _code_batch.get()
+    taken = codes.snapshot() if codes is not None else None
+    try:
+        return _insert_reported_case(
+            actor=actor,
+            anonymous=anonymous,
+            channel=channel,
+            category=category,
+            description=description,
+            urgent=urgent,
+            lat=lat,
+            lng=lng,
+            address=address,
+            grid=grid,
+            region_code=region_code,
+            level=level,
+            unit_code=unit_code,
+            key=key,
+            now=now,
+            phone_sealed=phone_sealed,
+            reporter_name=reporter_name,
+            photos=photos,
+        )
+    except BaseException:
+        if codes is not None:  # the savepoint took the case away: its code is free again
+            codes.restore(taken)
+        raise
+
+
+def _insert_reported_case(
+    *,
+    actor,
+    anonymous,
+    channel,
+    category,
+    description,
+    urgent,
+    lat,
+    lng,
+    address,
+    grid,
+    region_code,
+    level,
+    unit_code,
+    key,
+    now,
+    phone_sealed,
+    reporter_name,
+    photos,
+) -> Case:
     with transaction.atomic():
         case = Case.objects.create(
             code=_next_code(region_code[:6], now),
@@ -674,7 +793,7 @@ def do_classify_case(case: Case, *, actor, category: Category, expected_version=
     return case
 
 
-def do_locate_case(case: Case, *, actor, grid: Grid, expected_version=None) -> Case:
+def do_locate_case(case: Case, *, actor, grid: Grid | None, expected_version=None) -> Case:
     """Place a case reported with only an address (a hotline call) in its grid.
 
     The owning unit stays; the county centre can then assign it down to the township.
@@ -683,7 +802,7 @@ def do_locate_case(case: Case, *, actor, grid: Grid, expected_version=None) -> C
         case, from_state, unit = _step(
             case, "locate", actor=actor, expected_version=expected_version
         )
-        if not grid.code.startswith(case.unit_code) or grid.is_micro:
+        if grid is None or not grid.code.startswith(case.unit_code) or grid.is_micro:
             raise ValidationError({"grid": _("Choose a grid inside the owning unit's area.")})
         old = case.region_code
         case.grid, case.region_code = grid, grid.code

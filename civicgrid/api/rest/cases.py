@@ -1,19 +1,25 @@
 """``/api/v1/cases``: list, report, read and act on cases through the same actions as the web."""
 
+import time
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Status
 
+from civicgrid.api.actions import do_report_with_key
 from civicgrid.api.rest import schemas as s
 from civicgrid.api.rest.errors import ERRORS, ApiError
 from civicgrid.api.selectors import access_case_for, cases_for, narrow_cases
 from civicgrid.cases import actions
 from civicgrid.cases import selectors as case_selectors
 from civicgrid.cases.models import Case, Category, JointOperation
+from civicgrid.core.scoping import scope_for
+from civicgrid.open311.actions import do_queue_api_report
+from civicgrid.open311.models import QueuedRequest
 from civicgrid.people.models import Department
 from civicgrid.regions.models import Grid, Region
 
@@ -168,46 +174,148 @@ def case_attachment(request, code: str, attachment_id: int):
 # ---------------------------------------------------------------- intake
 
 
-@router.post("/cases", response={201: s.CaseDetailOut, 200: s.CaseDetailOut, **ERRORS})
+@router.post(
+    "/cases",
+    response={201: s.CaseDetailOut, 200: s.CaseDetailOut, 202: s.ReceiptOut, **ERRORS},
+)
 def report_case(request, payload: s.ReportIn):
     """Report a case (every channel goes through the same intake action).
 
-    A retry with the same ``idempotency_key`` returns the first case with status 200.
+    A retry with the same ``idempotency_key`` returns the first case with status 200. In the
+    queued intake mode (``API_QUEUED_INTAKE``) a photo-less report sent with a token or key is
+    answered 202 with a receipt (``GET /receipts/{receipt}`` gives the case once it is made;
+    a retry gets the same receipt).
     """
     principal = request.auth
     actor = _actor(request)
     channel = payload.channel or Case.Channel.API
     if principal.key is not None and principal.key.kind == "integration":
         channel = Case.Channel.API
+    key = payload.idempotency_key
+    scoped_key = f"api:{principal}:{key}" if key else None
+    if (
+        getattr(settings, "API_QUEUED_INTAKE", False)
+        and principal.key is not None
+        and not payload.photos
+    ):
+        return _queue_report(principal, actor, channel, payload, scoped_key)
     region = None
     if payload.region:
         region = Region.objects.filter(code=payload.region).first()
         if region is None:
             raise ApiError(400, _("No such region."), fields={"region": [_("No such region.")]})
-    key = payload.idempotency_key
     started = timezone.now()
-    with transaction.atomic():
-        case = actions.do_report_case(
-            actor=actor,
-            channel=channel,
-            description=payload.description,
-            category=_category(payload.category),
-            lat=payload.lat,
-            lng=payload.lng,
-            datum=payload.datum,
-            grid=_grid(payload.grid),
-            region=region,
-            address=payload.address,
-            photos=s.decode_photos(payload.photos),
-            idempotency_key=f"api:{principal}:{key}" if key else None,
-            reporter_name=payload.reporter_name,
-            reporter_phone=payload.reporter_phone,
-            urgent=payload.urgent,
-        )
-        area = principal.key.region_code if principal.key is not None else ""
-        if area and not case.region_code.startswith(area):
-            raise ApiError(403, _("This key may only report places inside its area."))
-    return Status(201 if case.created >= started else 200, _detail(case))
+    case = do_report_with_key(
+        api_key=principal.key,
+        actor=actor,
+        channel=channel,
+        description=payload.description,
+        category=_category(payload.category),
+        lat=payload.lat,
+        lng=payload.lng,
+        datum=payload.datum,
+        grid=_grid(payload.grid),
+        region=region,
+        address=payload.address,
+        photos=s.decode_photos(payload.photos),
+        idempotency_key=scoped_key,
+        reporter_name=payload.reporter_name,
+        reporter_phone=payload.reporter_phone,
+        urgent=payload.urgent,
+    )
+    if case.created >= started:  # made now: answered from memory, not read back
+        return Status(201, s.reported_case_detail_out(case, photos=bool(payload.photos)))
+    return Status(200, _detail(case))
+
+
+CATEGORY_CACHE_SECONDS = 60
+_category_cache: dict[str, tuple[float, bool]] = {}
+
+
+def _category_exists(code: str) -> bool:
+    """Whether an active category has this code, remembered a minute in this process: for the
+    queued intake, whose runner looks the category up again when it makes the case."""
+    now = time.monotonic()
+    hit = _category_cache.get(code)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    found = Category.objects.filter(code=code, active=True).exists()
+    if len(_category_cache) > 1000:  # unknown codes sent by a client must not grow it forever
+        _category_cache.clear()
+    _category_cache[code] = (now + CATEGORY_CACHE_SECONDS, found)
+    return found
+
+
+_reporter_cache: dict[tuple[int, int], tuple[float, bool]] = {}
+
+
+def _may_report(key, actor) -> bool:
+    """Whether the key's user may report, remembered in this process as long as the key itself
+    (``API_KEY_CACHE_SECONDS``): a courtesy answer only, the runner checks again (through
+    ``do_report_case``) before it makes the case, so a role taken away meanwhile gives a
+    refused receipt, never a case."""
+    ttl = float(getattr(settings, "API_KEY_CACHE_SECONDS", 5))
+    now = time.monotonic()
+    hit = _reporter_cache.get((key.pk, actor.pk)) if ttl > 0 else None
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    allowed = scope_for(actor).has("cases.report")
+    if ttl > 0:
+        if len(_reporter_cache) > 1000:
+            _reporter_cache.clear()
+        _reporter_cache[(key.pk, actor.pk)] = (now + ttl, allowed)
+    return allowed
+
+
+def _queue_report(principal, actor, channel, payload, scoped_key):
+    """The queued intake: check what is cheap to check now, store the report, answer 202."""
+    if channel not in Case.Channel.values:
+        raise ApiError(400, _("Unknown channel."), fields={"channel": [_("Unknown channel.")]})
+    if not _may_report(principal.key, actor):
+        raise ApiError(403, _("You are not allowed to report cases."))
+    if payload.category and not _category_exists(payload.category):
+        raise ApiError(400, _("No such category."), fields={"category": [_("No such category.")]})
+    _grid(payload.grid)
+    if payload.region and not Region.objects.filter(code=payload.region).exists():
+        raise ApiError(400, _("No such region."), fields={"region": [_("No such region.")]})
+    if payload.lat is None and payload.grid is None and payload.region is None:
+        if not payload.address.strip():
+            message = _("Give the place: a point on the map, a grid or an area.")
+            raise ApiError(400, message, fields={"location": [message]})
+    if (payload.lat is None) != (payload.lng is None):
+        message = _("The location is not a pair of numbers.")
+        raise ApiError(400, message, fields={"location": [message]})
+    row = do_queue_api_report(
+        api_key=principal.key,
+        idempotency_key=scoped_key,
+        channel=channel,
+        description=payload.description,
+        category=payload.category or "",
+        lat=payload.lat,
+        lng=payload.lng,
+        datum=payload.datum,
+        grid=payload.grid or "",
+        region=payload.region or "",
+        address=payload.address,
+        urgent=payload.urgent,
+        reporter_name=payload.reporter_name,
+        reporter_phone=payload.reporter_phone,
+    )
+    return Status(202, s.receipt_out(row))
+
+
+@router.get("/receipts/{receipt}", response={200: s.ReceiptOut, **ERRORS}, url_name="receipt")
+def receipt(request, receipt: str):
+    """A report taken in the queued intake mode: queued, done (with the case's code) or failed
+    (with the reason). Only the token or key that sent it sees it."""
+    key = request.auth.key
+    row = None
+    if key is not None and len(receipt) <= 64:
+        rows = QueuedRequest.objects.select_related("case")
+        row = rows.filter(token=receipt, api_key=key).first()
+    if row is None:
+        raise ApiError(404, _("No such receipt."))
+    return s.receipt_out(row)
 
 
 # ---------------------------------------------------------------- workflow actions

@@ -371,6 +371,49 @@ def attachment_out(case, a) -> dict:
     }
 
 
+def reported_case_detail_out(case, *, photos: bool) -> dict:
+    """``case_detail_out`` of a case this request has just made (the 201 answer), without reading
+    it back: nothing has been assigned, supervised, extended or instructed yet, it has one
+    reporter, and its attachments are read only if photos came with it (issue 11)."""
+    data = case_out(case)
+    data.update(
+        merged_into=None,
+        extension_days=case.extension_days,
+        reporter_count=1,
+        assignments=[],
+        supervisions=[],
+        extensions=[],
+        instructions=[],
+        attachments=(
+            [attachment_out(case, a) for a in case.attachments.order_by("created", "id")]
+            if photos
+            else []
+        ),
+        possible_actions=workflow.allowed_actions(case.state),
+    )
+    return data
+
+
+class ReceiptOut(Schema):
+    """A report taken in the queued intake mode: made into a case later by the runner."""
+
+    receipt: str = Field(description="Ask GET /receipts/{receipt} for the case.")
+    state: str = Field(description="queued, done (the case is made) or failed.")
+    case: str | None = Field(None, description="The case code, once made.")
+    error: str | None = Field(None, description="Why the report was refused (state failed).")
+    url: str
+
+
+def receipt_out(row) -> dict:
+    return {
+        "receipt": row.token,
+        "state": row.state,
+        "case": row.case.code if row.case_id else None,
+        "error": row.error or None,
+        "url": reverse("api-1.0.0:receipt", kwargs={"receipt": row.token}),
+    }
+
+
 def case_detail_out(case) -> dict:
     data = case_out(case)
     data.update(

@@ -121,3 +121,72 @@ def test_the_admin_lists_keys_and_makes_one_through_the_action(client, personas)
     assert key.revoked_at is not None
     client.force_login(personas.grid1)
     assert client.get("/admin/api/apikey/").status_code in {302, 403}  # not for them
+
+
+# --------------------------------------------------------------------------- the key cache
+
+
+def test_a_known_key_is_read_from_the_process_cache(personas, django_assert_num_queries):
+    key, secret = do_create_api_key(name="app", actor=personas.county, user=personas.grid1)
+    assert authenticate_api_key(secret) == key  # read, cached, last use noted
+    with django_assert_num_queries(0):
+        again = authenticate_api_key(secret)
+    assert again == key and again.user == personas.grid1
+    # Each call gets its own copy: what one request memoises on the user does not leak.
+    again.user.noted_by_a_request = True
+    assert not hasattr(authenticate_api_key(secret).user, "noted_by_a_request")
+
+
+def test_a_revocation_in_this_process_stops_a_cached_key_at_once(personas):
+    key, secret = do_create_api_key(name="app", actor=personas.county)
+    assert authenticate_api_key(secret) == key
+    do_revoke_api_key(key, actor=personas.county)
+    assert authenticate_api_key(secret) is None
+
+
+def test_a_deactivated_account_stops_its_cached_key_at_once(personas):
+    grid1 = personas.grid1
+    key, secret = do_create_api_key(name="grid app", actor=personas.county, user=grid1)
+    assert authenticate_api_key(secret) == key
+    grid1.is_active = False
+    grid1.save(update_fields=["is_active"])
+    assert authenticate_api_key(secret) is None
+
+
+def test_a_revocation_elsewhere_takes_effect_within_the_ttl(personas, monkeypatch, settings):
+    """Another process revoked the key (no signal reaches this one): the cached row is used
+    until it is API_KEY_CACHE_SECONDS old, then the key is refused."""
+    import civicgrid.api.auth as auth
+
+    settings.API_KEY_CACHE_SECONDS = 5
+    clock = [1000.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    key, secret = do_create_api_key(name="app", actor=personas.county)
+    assert authenticate_api_key(secret) == key
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())  # no signal
+    clock[0] += 4.9
+    assert authenticate_api_key(secret) == key
+    clock[0] += 0.2
+    assert authenticate_api_key(secret) is None
+    assert authenticate_api_key(secret) is None
+
+
+def test_a_cached_token_expires_on_time(personas, monkeypatch):
+    from civicgrid.api.actions import do_create_personal_token
+
+    start = timezone.now()
+    key, secret = do_create_personal_token(
+        name="short", actor=personas.grid1, expires_at=start + timedelta(seconds=30)
+    )
+    monkeypatch.setattr(timezone, "now", lambda: start)
+    assert authenticate_api_key(secret) == key
+    monkeypatch.setattr(timezone, "now", lambda: start + timedelta(seconds=31))
+    assert authenticate_api_key(secret) is None
+
+
+def test_the_cache_can_be_turned_off(personas, settings, django_assert_num_queries):
+    settings.API_KEY_CACHE_SECONDS = 0
+    key, secret = do_create_api_key(name="app", actor=personas.county)
+    assert authenticate_api_key(secret) == key
+    with django_assert_num_queries(1):
+        assert authenticate_api_key(secret) == key
