@@ -859,7 +859,10 @@ def cockpit_view(request):
     place = C.access_place(request.user, request.GET.get("region", ""))
     now = timezone.now()
     mark = C.tick_mark()  # the aggregates are kept from one tick to the next
-    numbers = C.per_tick(mark, ("numbers", place.code), lambda: C.today_numbers(place, now))
+    # the figures and the time they were computed, kept together: "as of" tells their age
+    computed, numbers = C.per_tick(
+        mark, ("numbers-at", place.code), lambda: (now, C.today_numbers(place, now))
+    )
     case_list = reverse("case_list")
     tables = _cockpit_tables(request, place, mark)
     children_links = [f"{reverse('cockpit')}?region={c}" for c in tables["children"]["keys"]]
@@ -886,7 +889,7 @@ def cockpit_view(request):
         "measures": COCKPIT_MEASURES,
         "default_level": place.child_level or "grid",
         "export_formats": EXPORT_FORMATS,
-        "updated": timezone.localtime(now),
+        "updated": timezone.localtime(computed),
         "cockpit_data": {
             "trends": C.per_tick(mark, ("trends", place.code), lambda: C.trends(place, now)),
             "series": {"intake": _("Reported"), "closed": _("Closed")},

@@ -117,6 +117,13 @@ def _shown(page: str, code: str) -> str:
     return row.group(1).strip()
 
 
+def _as_of(page: str) -> str:
+    """The cockpit's "as of" time, local, to the minute."""
+    import re
+
+    return re.search(r'id="cp-updated".*?<time [^>]*>([^<]+)</time>', page, re.S).group(1)
+
+
 def test_the_page_keeps_its_aggregates_until_the_next_tick(cases_world, client, at):  # noqa: F811
     from django.urls import reverse
 
@@ -142,9 +149,12 @@ def test_the_page_keeps_its_aggregates_until_the_next_tick(cases_world, client, 
     later = client.get(url).content.decode()
     for code in ("accept_rate", "repeat_rate"):
         assert _shown(later, code) == _shown(page, code)
+    # …and says of when: the time the kept figures were computed, not the request's
+    assert _as_of(later) == _as_of(page) != "2026-03-31 10:05"
     rollup.refresh()
     assert _queries(client, url) > again  # computed again
     after = client.get(url).content.decode()
+    assert _as_of(after) == "2026-03-31 10:05"
     county = cockpit.access_place(leader, "330281")
     direct = _direct_panel(leader, county, timezone.now())
     assert _shown(after, "accept_rate") == str(direct["accept_rate"][0]) == str(60.0)
