@@ -60,6 +60,9 @@ UNAUDITED = {
     # row like an idempotency record; the case it becomes is made, and audited, by the drain
     # through do_submit_service_request (an auditing caller).
     "civicgrid.open311.actions:do_queue_service_request": "a queued request's inbox row",
+    # The same for a queued REST report (API_QUEUED_INTAKE); the drain makes and audits its
+    # case through api.actions.do_report_with_key.
+    "civicgrid.open311.actions:do_queue_api_report": "a queued request's inbox row",
 }
 
 # FINDINGS (issue 12, item 5): actions that change data without an audit event and should
