@@ -219,8 +219,16 @@ class Case(models.Model):
                 fields=["region_code", "state", "resolve_deadline"],
                 name="cases_case_open_region",
                 condition=models.Q(state__in=sorted(OPEN_STATES)),
-                include=["urgent", "supervised"],
+                # the workbench's badges (urgent, supervised, escalated, hard) from the index
+                include=["urgent", "supervised", "escalation_count", "hard_case"],
                 opclasses=["varchar_pattern_ops", "varchar_pattern_ops", "timestamptz_ops"],
+            ),
+            # The open cases a unit owns (the command room's tasks, the workbench): without it
+            # PostgreSQL ANDs the whole-table unit and state indexes (~0.1 s at 5 M cases).
+            models.Index(
+                fields=["unit_code", "level", "state"],
+                name="cases_case_open_unit",
+                condition=models.Q(state__in=sorted(OPEN_STATES)),
             ),
             # Closures of the last days by place (the cockpit's closed today and trend).
             models.Index(
