@@ -2,23 +2,33 @@
 
 ``civicgrid.demo.mediation`` runs its simulation against an "actions module": the real
 ``civicgrid.mediation.actions`` (``--through-actions``) or a ``BulkMediation`` from here, which
-offers the same functions with the same arguments and writes the same rows — disputes,
-parties, routings, sessions, outcomes, agreements, hand-offs, confirmations, performance,
-follow-ups, the visitor and 12348 logs, activities, the timeline (``DisputeEvent``), the
-dispute codes' counters and the audit events with their hash chain — with the same primary
-keys, but without a query per step: the state the actions read back from the database (the
-load of each organisation and mediator, the open disputes sharing a party, the latest
-hand-off …) is kept here as the rows are made.
+offers the same functions with the same arguments and writes the same rows — the registry
+(organisations, mediators and their role assignments), disputes, parties, routings, sessions,
+outcomes, agreements, hand-offs, confirmations, performance, follow-ups, the visitor and 12348
+logs, activities, the timeline (``DisputeEvent``), the dispute codes' counters and the audit
+events with their hash chain — with the same primary keys, but without a query per step: the
+state the actions read back from the database (the load of each organisation and mediator,
+the open disputes sharing a party, the latest hand-off …) is kept here as the rows are made.
 
-The pure parts of the actions are reused as they are (``_clean_parties``, ``_text``,
-``_decimal``, ``_clean_terms``, the workflow table, the risk rules and the clocks), and each
-step makes the same permission check (answers cached per actor and place). What differs is
-only when rows reach the database: the append-only ones (timeline, audit events, parties,
-sessions …) in chunks as they pile up, the ones later steps still change (disputes,
-assignments, hand-offs, confirmations, calls, code counters) at ``finish()``. Foreign keys are
-checked at commit (Django creates them deferrable, on PostgreSQL and SQLite alike), so the
-order of the chunks does not matter; ``finish()`` moves the tables' id sequences past the
-rows written.
+The pure parts of the actions are reused as they are (``_text``, ``_decimal``,
+``_clean_terms``, ``_match_key``, the workflow table, the risk rules and the clocks), and each
+step makes the same checks (permission answers cached per actor and place); ``_parties`` is
+``actions._clean_parties`` making rows. What differs is how rows are held and written:
+
+* no Django model instances (``Model.__init__`` and ``get_db_prep_save`` were ~40 % of the
+  time): each model gets a slotted row class with its columns' names and defaults
+  (``_Table.row``), and each column a converter chosen once — none where ``get_db_prep_save``
+  hands the value through (text, numbers, booleans, integer keys), the backend's own adapter
+  for datetimes, dates and JSON, ``get_db_prep_save`` itself for anything else — so a row
+  becomes the tuple the database would be given by one ``attrgetter`` call;
+* the append-only rows (timeline, audit events, parties, sessions …) are written in chunks as
+  they pile up, the ones later steps still change (disputes, assignments, hand-offs,
+  confirmations, calls, code counters) at ``finish()``; the registry at ``begin_year()``,
+  before the simulation reads it back.
+
+Foreign keys are checked at commit (Django creates them deferrable, on PostgreSQL and SQLite
+alike), so the order of the chunks does not matter; ``finish()`` moves the tables' id
+sequences past the rows written.
 
 ``civicgrid.demo.tests.test_bulk_mediation`` holds the two paths to identical tables.
 
@@ -28,21 +38,25 @@ head is advanced here, event by event, exactly as ``record_event`` would).
 
 from __future__ import annotations
 
+import dataclasses
+import operator
+import queue
+import threading
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.management.color import no_style
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civicgrid.core.audit import AuditBatch, _json_safe, event_hash
+from civicgrid.core.audit import AuditBatch, _json_safe, event_hash, snapshot
 from civicgrid.core.calendar import default_calendar
 from civicgrid.core.context import current_request_id
 from civicgrid.core.errors import ActionRefused
 from civicgrid.core.models import AuditEvent
-from civicgrid.core.scoping import can, departments_of, scope_for
+from civicgrid.core.scoping import can, departments_of, forget_scope, scope_for
 from civicgrid.mediation import actions as A
 from civicgrid.mediation import rules, workflow
 from civicgrid.mediation.models import (
@@ -69,10 +83,16 @@ from civicgrid.mediation.models import (
     Source,
     VisitorLog,
 )
+from civicgrid.people import pii
+from civicgrid.people.actions import role_scope_code
+from civicgrid.people.models import RoleAssignment
+from civicgrid.regions.models import Grid, Region
 
 __all__ = ["BulkMediation"]
 
 SessionMediator = MediationSession.mediators.through
+# The registry: written by ``begin_year()`` (the simulation reads it back).
+_REGISTRY = (MediationOrg, Mediator, RoleAssignment)
 # Written in chunks as they come (never changed after they are made).
 _APPEND_ONLY = (
     AuditEvent,
@@ -88,64 +108,565 @@ _APPEND_ONLY = (
 )
 # Written at the end (later steps change them).
 _KEPT = (Dispute, DisputeMediator, LegalHandoff, JudicialConfirmation, CallLog)
-CHUNK = 5000
-FLUSH_AT = 40_000  # append-only rows held before they are written
+CHUNK = 20_000  # rows per executemany
+FLUSH_AT = 100_000  # append-only rows held before they are written
+# SQLite's page cache for the run (KiB, as ``PRAGMA cache_size`` takes it when negative):
+# the audit trail's six indexes are written at random places, and the default 2 MiB cache
+# spills. Set on this connection while the rows are written, restored by ``finish()``.
+SQLITE_CACHE_KIB = 128 * 1024
+# On SQLite the INSERTs run on a thread of their own (``_Writer``) while the year goes on.
+THREADED_WRITES = True
+
+# The choices, once (``Choices.values`` builds its list on every call).
+_SOURCES = frozenset(Source.values)
+_SCALES = frozenset(Scale.values)
+_ROUTES = frozenset(Route.values)
+_CHANNELS = frozenset(LegalChannel.values)
+_OUTCOMES = frozenset(Outcome.values)
+_SATISFACTIONS = frozenset(Satisfaction.values)
+_PARTY_ROLES = frozenset(Party.Role.values)
+_PARTY_KINDS = frozenset(Party.Kind.values)
+_ORG_KINDS = frozenset(MediationOrg.Kind.values)
+_MEDIATOR_KINDS = frozenset(Mediator.Kind.values)
+_ACTIVITY_KINDS = frozenset(Activity.Kind.values)
+_CALL_CATEGORIES = frozenset(CallLog.Category.values)
+_VISIT_OUTCOMES = frozenset(VisitorLog.Outcome.values) - {
+    VisitorLog.Outcome.DISPUTE,
+    VisitorLog.Outcome.CASE,
+}
+_CONFIRMATION_RESULTS = frozenset(
+    {JudicialConfirmation.Result.CONFIRMED, JudicialConfirmation.Result.REJECTED}
+)
+
+# Columns whose ``get_db_prep_save`` hands the value through unchanged, for the values the
+# actions put there (str, int, bool, float, None). Exact classes: a subclass may prepare.
+_AS_IS = frozenset(
+    {
+        models.AutoField,
+        models.BigAutoField,
+        models.SmallAutoField,
+        models.CharField,
+        models.TextField,
+        models.IntegerField,
+        models.BigIntegerField,
+        models.SmallIntegerField,
+        models.PositiveIntegerField,
+        models.PositiveBigIntegerField,
+        models.PositiveSmallIntegerField,
+        models.BooleanField,
+        models.FloatField,
+    }
+)
+
+
+def _converter(field, connection, moments: dict):
+    """What turns the column's value into what ``field.get_db_prep_save`` would give the
+    database (``None``: the value as it is). Datetimes, dates and JSON go straight to the
+    backend's adapter that ``get_db_prep_save`` ends in; anything unusual takes the long way.
+    ``moments`` keeps adapted datetimes (the same moment is in several rows: a step's
+    timeline entry, its audit event, the dispute's ``updated`` …)."""
+    kind = type(field)
+    if kind in _AS_IS:
+        return None
+    if kind in (models.ForeignKey, models.OneToOneField) and type(field.target_field) in _AS_IS:
+        return None
+    slow = field.get_db_prep_save
+    if kind is models.DateTimeField:
+        adapt = connection.ops.adapt_datetimefield_value
+
+        def convert(value):
+            if value is None:
+                return None
+            if type(value) is datetime and value.utcoffset() is not None:
+                try:
+                    return moments[value]
+                except KeyError:
+                    moments[value] = adapted = adapt(value)
+                    return adapted
+            return slow(value, connection)  # naive: warned about and made aware there
+
+        return convert
+    if kind is models.DateField:
+        adapt = connection.ops.adapt_datefield_value
+
+        def convert(value):
+            return adapt(value) if type(value) is date else slow(value, connection)
+
+        return convert
+    if kind is models.JSONField:
+        adapt, encoder = connection.ops.adapt_json_value, field.encoder
+        texts: dict = {}
+
+        def convert(value):
+            if value is None:
+                return None
+            # Most payloads are a few words ({"state": "closed"}): adapted once each.
+            if type(value) is dict and len(value) < 4:
+                key = tuple(value.items())
+                if all(type(k) is str and type(v) is str for k, v in key):
+                    try:
+                        return texts[key]
+                    except KeyError:
+                        if len(texts) > 10_000:
+                            texts.clear()
+                        texts[key] = adapted = adapt(value, encoder)
+                        return adapted
+            return adapt(value, encoder)
+
+        return convert
+    return lambda value: slow(value, connection)
+
+
+class _Table:
+    """One model's light row class, its INSERT and its columns' converters.
+
+    ``row(**columns)``: a slotted object with the model's column names (``attname``: ``org_id``,
+    not ``org``), the model's defaults for the columns not given (as ``Model()`` fills them),
+    ``pk``, ``_meta`` and the model's ``__str__`` (for the audit event's target), plus the
+    model's properties named in ``methods``. ``write()`` takes these rows or model instances.
+    """
+
+    def __init__(self, model, connection, *, moments: dict, methods=()):
+        fields = model._meta.concrete_fields
+        specs = []
+        for field in fields:
+            if field.has_default() and callable(field.default):
+                spec = dataclasses.field(default_factory=field.default)
+            else:
+                spec = dataclasses.field(default=None if field.primary_key else field.get_default())
+            specs.append((field.attname, object, spec))
+        pk = model._meta.pk.attname
+        namespace = {
+            "_meta": model._meta,
+            "__str__": model.__str__,
+            "pk": property(operator.attrgetter(pk), lambda row, value: setattr(row, pk, value)),
+        }
+        for name in methods:
+            namespace[name] = model.__dict__[name]
+        self.row = dataclasses.make_dataclass(
+            f"{model.__name__}Row", specs, namespace=namespace, kw_only=True, slots=True, eq=False
+        )
+        self.model = model
+        self.connection = connection
+        names = [f.attname for f in fields]
+        self.get = operator.attrgetter(*names)
+        self.convert = [
+            (i, convert)
+            for i, field in enumerate(fields)
+            if (convert := _converter(field, connection, moments)) is not None
+        ]
+        qn = connection.ops.quote_name
+        self.sql = "INSERT INTO {} ({}) VALUES ({})".format(
+            qn(model._meta.db_table),
+            ", ".join(qn(f.column) for f in fields),
+            ", ".join(["%s"] * len(fields)),
+        )
+        # The same for the sqlite3 module's own cursor (``_Writer``): its placeholder.
+        self.raw_sql = self.sql.replace("%s", "?") if connection.vendor == "sqlite" else ""
+
+    def values(self, rows) -> list:
+        """The rows as the database is given them (``bulk_create``'s values, without
+        ``pre_save``: an ``auto_now`` column keeps the moment of the row's last step)."""
+        get, convert = self.get, self.convert
+        if not convert:
+            return [get(row) for row in rows]
+        out = []
+        for row in rows:
+            values = list(get(row))
+            for i, fn in convert:
+                values[i] = fn(values[i])
+            out.append(values)
+        return out
+
+    def write(self, rows, writer: _Writer | None = None) -> int:
+        """INSERT the rows as they are, ``CHUNK`` at a time, one ``executemany`` each (on the
+        writer's thread if there is one: the values are made here)."""
+        for i in range(0, len(rows), CHUNK):
+            values = self.values(rows[i : i + CHUNK])
+            if writer is not None:
+                writer.put(self.raw_sql, values)
+            else:
+                with self.connection.cursor() as cursor:
+                    cursor.executemany(self.sql, values)
+        return len(rows)
+
+
+class _Writer:
+    """Runs the chunks' INSERTs on a thread of its own, on the same SQLite connection (the
+    run's transaction), so that SQLite's own work — the B-trees of the audit trail's indexes,
+    a fifth of the bulk path's time — goes on while the year is simulated: the ``sqlite3``
+    module lets go of the GIL while a statement steps, and SQLite serializes the use of a
+    connection (``sqlite3.threadsafety`` 3), so the few reads the steps make meanwhile wait
+    their turn. The values are made on the caller's thread; an error is raised there, at the
+    next chunk or at ``close()``. At most two chunks wait (the memory they hold)."""
+
+    def __init__(self, connection):
+        connection.ensure_connection()
+        self.raw = connection.connection
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="bulk-mediation-writer")
+        self.thread.start()
+
+    def _run(self) -> None:
+        cursor = self.raw.cursor()
+        try:
+            while (job := self.queue.get()) is not None:
+                if self.error is None:  # after an error the rest is only drained
+                    try:
+                        cursor.executemany(*job)
+                    except BaseException as exc:  # raised on the caller's thread
+                        self.error = exc
+        finally:
+            cursor.close()
+
+    def _check(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def put(self, sql: str, values: list) -> None:
+        self._check()
+        self.queue.put((sql, values))
+
+    def close(self) -> None:
+        """Wait for the chunks given so far; raise their error if one failed."""
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+        self._check()
 
 
 def _named(actor):
     return actor if actor is not None and actor.pk else None
 
 
-def _insert(model, rows) -> None:
-    """INSERT the rows as they are, in one ``executemany`` per chunk.
+class _NotPlain(Exception):
+    pass
 
-    Each value goes through the field's ``get_db_prep_save`` as ``bulk_create`` does, but not
-    through ``pre_save``: an ``auto_now`` field keeps the moment of the row's last step (the
-    simulated clock, as the actions stamped it), not the moment of writing. No per-batch
-    SQL compiling either (SQLite's 999-parameter limit cuts bulk_create into small batches)."""
-    fields = model._meta.concrete_fields
-    qn = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        qn(model._meta.db_table),
-        ", ".join(qn(f.column) for f in fields),
-        ", ".join(["%s"] * len(fields)),
-    )
-    prep = [(f.attname, f.get_db_prep_save) for f in fields]
-    with connection.cursor() as cursor:
-        for i in range(0, len(rows), CHUNK):
-            cursor.executemany(
-                sql,
-                [
-                    [save(getattr(row, name), connection) for name, save in prep]
-                    for row in rows[i : i + CHUNK]
-                ],
-            )
+
+def _plain(value):
+    t = type(value)
+    if t is str or t is int or t is bool or value is None:
+        return value
+    if t is dict:
+        if not all(type(key) is str for key in value):
+            raise _NotPlain
+        return {key: _plain(value[key]) for key in sorted(value)}
+    if t is list or t is tuple:
+        return [_plain(item) for item in value]
+    raise _NotPlain
+
+
+def _json_safe_fast(value):
+    """``core.audit._json_safe`` (a JSON round trip with the keys sorted) without the round
+    trip for what the steps put in an event — dicts with text keys, lists, text, integers,
+    booleans, None: the same value comes back with its keys sorted. Anything else (a
+    Decimal, a date, an enum member …) takes the round trip."""
+    if value is None:
+        return None
+    try:
+        return _plain(value)
+    except _NotPlain:
+        return _json_safe(value)
 
 
 class BulkMediation:
-    """One run's rows and the state the actions would read back. Use once, then ``finish()``."""
+    """One run's rows and the state the actions would read back.
+
+    Use once: the registry's ``do_save_org`` / ``do_assign_role`` / ``do_save_mediator``, then
+    ``begin_year()``, then the year's steps, then ``finish()``."""
 
     def __init__(self, batch: AuditBatch, *, progress=None):
         if batch is None:
             raise RuntimeError("BulkMediation needs an open audit_batch()")
         self.batch = batch
         self.progress = progress
+        self.connection = connection = connections[DEFAULT_DB_ALIAS]
+        self.tz = timezone.get_current_timezone()
+        self.cache_size = None
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA cache_size")
+                self.cache_size = cursor.fetchone()[0]
+                cursor.execute(f"PRAGMA cache_size = {-int(SQLITE_CACHE_KIB)}")
+        self.moments: dict = {}
+        self.tables = {
+            model: _Table(
+                model,
+                connection,
+                moments=self.moments,
+                methods=("open_step",) if model is CallLog else (),
+            )
+            for model in (*_REGISTRY, *_APPEND_ONLY, *_KEPT, DisputeCodeCounter)
+        }
         self._next = {}
-        for model in (*_APPEND_ONLY, *_KEPT, DisputeCodeCounter):
+        for model in (*_REGISTRY, *_APPEND_ONLY, *_KEPT, DisputeCodeCounter):
             if model is AuditEvent:
                 continue  # the chain head gives the ids
             last = model.objects.order_by("-pk").values_list("pk", flat=True).first()
             self._next[model] = (last or 0) + 1
+        self._rows = {model: self.tables[model].row for model in self.tables}
         self.rows = defaultdict(list)  # append-only model → rows not yet written
         self.pending = 0
         self.written = 0
-        self.disputes: dict[int, Dispute] = {}
-        self.assignments: dict[int, list[DisputeMediator]] = defaultdict(list)
-        self.handoffs: dict[int, list[LegalHandoff]] = defaultdict(list)
-        self.confirmations: dict[int, JudicialConfirmation] = {}
-        self.agreements: dict[int, Agreement] = {}
+        self._can: dict = {}
+        self._scopes: dict = {}
+        self._depts: dict = {}
+        self._names: dict = {}
+        # The registry as the database holds it before this run, and this run's additions.
+        self.new_orgs: dict[str, MediationOrg] = {}
+        self.old_org_codes = set(MediationOrg.objects.values_list("code", flat=True))
+        self.new_mediators: list[Mediator] = []
+        self.mediator_users = set(
+            Mediator.objects.exclude(user=None).values_list("user_id", flat=True)
+        )
+        self.new_roles: dict[tuple, RoleAssignment] = {}
+        self.old_roles: dict[str, set] = {}
+        self.places = set(Region.objects.values_list("code", flat=True))
+        self.places |= set(Grid.objects.values_list("code", flat=True))
+        self.begun = False
+        self.writer = None
+        if THREADED_WRITES and connection.vendor == "sqlite":
+            self.writer = _Writer(connection)
+
+    # ----------------------------------------------------------------------- plumbing
+
+    def _pk(self, obj):
+        model = obj._meta.model
+        obj.pk = self._next[model]
+        self._next[model] += 1
+        return obj
+
+    def _add(self, model, obj):
+        self.rows[model].append(obj)
+        self.pending += 1
+        if self.pending >= FLUSH_AT:
+            self._flush()
+        return obj
+
+    def _new(self, model, **columns):
+        """A new append-only row, numbered and queued for writing."""
+        row = self._rows[model](**columns)
+        row.pk = self._next[model]
+        self._next[model] += 1
+        return self._add(model, row)
+
+    def _flush(self):
+        for model in _APPEND_ONLY:
+            rows = self.rows.pop(model, [])
+            self.written += self.tables[model].write(rows, self.writer)
+        self.pending = 0
+        self.moments.clear()
+        if self.progress:
+            self.progress(f"  {self.written:,} rows written")
+
+    def _can_do(self, actor, permission, region_code) -> bool:
+        key = (getattr(actor, "pk", None), permission, region_code)
+        if key not in self._can:
+            self._can[key] = can(actor, permission, region_code=region_code)
+        return self._can[key]
+
+    def _name(self, named) -> str:
+        if named is None:
+            return "system"
+        try:
+            return self._names[named.pk]
+        except KeyError:
+            self._names[named.pk] = name = named.get_username()
+            return name
+
+    def _audit(self, action, *, actor, target, scope_code="", before=None, after=None):
+        """``core.audit.record_event`` inside a batch, without the INSERT per event."""
+        batch = self.batch
+        named = actor if actor is not None and actor.pk else None
+        event = self._rows[AuditEvent](
+            id=batch.last_id + 1,
+            created=timezone.now(),
+            actor_id=named.pk if named else None,
+            actor_name=self._name(named),
+            action=action,
+            target_type=target._meta.label_lower,
+            target_id=str(target.pk),
+            target_repr=str(target)[:200],
+            scope_code=scope_code or "",
+            before=_json_safe_fast(before),
+            after=_json_safe_fast(after),
+            request_id=current_request_id(),
+            prev_hash=batch.last_hash,
+        )
+        event.hash = event_hash(event)
+        batch.last_id, batch.last_hash = event.id, event.hash
+        self._add(AuditEvent, event)
+
+    # ----------------------------------------------------------------------- the registry
+
+    def do_save_org(
+        self,
+        *,
+        actor,
+        code: str,
+        name: str,
+        kind: str,
+        region_code: str,
+        specialities=(),
+        capacity: int = 20,
+        active: bool = True,
+    ) -> MediationOrg:
+        """``actions.do_save_org``; an organisation already in the database goes through it."""
+        if code in self.old_org_codes:
+            return A.do_save_org(
+                actor=actor,
+                code=code,
+                name=name,
+                kind=kind,
+                region_code=region_code,
+                specialities=specialities,
+                capacity=capacity,
+                active=active,
+            )
+        A._require_configure(actor, region_code)
+        if kind not in _ORG_KINDS:
+            raise ValidationError({"kind": _("Choose a kind.")})
+        if region_code not in self.places:
+            raise ValidationError({"region_code": _("Unknown area.")})
+        code = A._text(code, "code", required=True, limit=32)
+        name = A._text(name, "name", required=True, limit=100)
+        specialities = A._clean_specialities(specialities)
+        org = self.new_orgs.get(code)
+        if org is not None:
+            A._require_configure(actor, org.region_code)  # moving one needs both places
+        before = snapshot(org) if org else None
+        if org is None:
+            org = self.new_orgs[code] = self._pk(MediationOrg(code=code))
+        org.name, org.kind, org.region_code = name, kind, region_code
+        org.specialities, org.capacity, org.active = specialities, max(int(capacity), 1), active
+        self._audit(
+            "mediation.org.save",
+            actor=actor,
+            target=org,
+            scope_code=region_code,
+            before=before,
+            after=snapshot(org),
+        )
+        return org
+
+    def do_save_mediator(
+        self,
+        *,
+        actor,
+        org: MediationOrg,
+        name: str,
+        kind: str,
+        specialities=(),
+        region_code: str = "",
+        user=None,
+        active: bool = True,
+    ) -> Mediator:
+        """``actions.do_save_mediator`` for a new mediator."""
+        region_code = region_code or org.region_code
+        A._require_configure(actor, region_code)
+        if user is not None and user.pk in self.mediator_users:
+            raise ValidationError({"user": _("This login already belongs to another mediator.")})
+        if kind not in _MEDIATOR_KINDS:
+            raise ValidationError({"kind": _("Choose a kind.")})
+        if not region_code.startswith(org.region_code[:6]):
+            raise ValidationError(
+                {"region_code": _("The area is outside the organisation's county.")}
+            )
+        name = A._text(name, "name", required=True, limit=50)
+        specialities = A._clean_specialities(specialities)
+        mediator = Mediator()
+        mediator.org, mediator.name, mediator.kind = org, name, kind
+        mediator.specialities, mediator.region_code = specialities, region_code
+        mediator.user, mediator.active = user, active
+        self._pk(mediator)
+        self.new_mediators.append(mediator)
+        if user is not None:
+            self.mediator_users.add(user.pk)
+        self._audit(
+            "mediation.mediator.save",
+            actor=actor,
+            target=mediator,
+            scope_code=region_code,
+            before=None,
+            after=snapshot(mediator),
+        )
+        return mediator
+
+    def do_assign_role(
+        self, person, role: str, *, region=None, grid=None, department=None, since=None, actor
+    ) -> RoleAssignment:
+        """``people.actions.do_assign_role`` by a superuser (the only actor of the registry)."""
+        from civicgrid.people.actions import do_assign_role
+
+        scope_code = role_scope_code(role, region=region, grid=grid, department=department)
+        if not (actor is not None and actor.is_superuser):
+            raise ActionRefused("the demo's bulk path assigns roles as a superuser only")
+        department_id = department.pk if department is not None else None
+        key = (person.pk, role, scope_code, department_id)
+        if role not in self.old_roles:
+            self.old_roles[role] = set(
+                RoleAssignment.objects.filter(role=role).values_list(
+                    "person_id", "role", "scope_code", "department_id"
+                )
+            )
+        if key in self.old_roles[role]:  # already in the database: the action gets it
+            return do_assign_role(
+                person,
+                role,
+                region=region,
+                grid=grid,
+                department=department,
+                since=since,
+                actor=actor,
+            )
+        assignment = self.new_roles.get(key)
+        if assignment is None:
+            assignment = self._pk(
+                RoleAssignment(
+                    person=person,
+                    role=role,
+                    scope_code=scope_code,
+                    department=department,
+                    region=region,
+                    grid=grid,
+                    since=since,
+                )
+            )
+            self.new_roles[key] = assignment
+            self._audit(
+                "people.role.assign",
+                actor=actor,
+                target=assignment,
+                scope_code=scope_code,
+                after=snapshot(assignment),
+            )
+        if person.user is not None:
+            forget_scope(person.user)
+        return assignment
+
+    def begin_year(self) -> None:
+        """Write the registry, then read what the year's steps need: the organisations by
+        place, the mediators, the loads as the database holds them (open disputes per
+        organisation, active assignments to open disputes per mediator) and the parties of
+        open disputes (for "same parties as an open dispute")."""
+        if self.begun:
+            raise RuntimeError("begin_year() runs once")
+        self.begun = True
+        for model, rows in (
+            (MediationOrg, list(self.new_orgs.values())),
+            (Mediator, self.new_mediators),
+            (RoleAssignment, list(self.new_roles.values())),
+        ):
+            self.written += self.tables[model].write(sorted(rows, key=lambda r: r.pk))
+        self.disputes: dict[int, object] = {}
+        self.assignments: dict[int, list] = defaultdict(list)
+        self.handoffs: dict[int, list] = defaultdict(list)
+        self.confirmations: dict[int, object] = {}
+        self.agreements: dict[int, object] = {}
         self.sessions: dict[int, int] = defaultdict(int)
-        self.calls: dict[int, CallLog] = {}
+        self.calls: dict[int, object] = {}
         self.counters = {c.prefix: c for c in DisputeCodeCounter.objects.all()}
         self.new_counters: set[str] = set()
         self.changed_counters: set[str] = set()
@@ -157,10 +678,6 @@ class BulkMediation:
         for m in self.mediators.values():
             if m.active:
                 self.mediators_of[m.org_id].append(m)
-        self._can: dict = {}
-        self._depts: dict = {}
-        # Loads as the database holds them before this run: open disputes per organisation
-        # and active assignments to open disputes per mediator.
         open_ = workflow.OPEN_STATES
         self.org_load: dict[int, int] = defaultdict(int)
         for org_id in Dispute.objects.filter(state__in=open_, org__isnull=False).values_list(
@@ -173,7 +690,6 @@ class BulkMediation:
         ).values_list("mediator_id", flat=True):
             self.mediator_load[mediator_id] += 1
         self._counted: dict[int, tuple] = {}
-        # Parties of open disputes by match key (for "same parties as an open dispute").
         self.by_key: dict[str, list[int]] = defaultdict(list)
         self.old_open: dict[int, str] = {}  # earlier disputes: pk → code
         for dispute_id, key, code in (
@@ -185,80 +701,25 @@ class BulkMediation:
             self.by_key[key].append(dispute_id)
             self.old_open[dispute_id] = code
 
-    # ----------------------------------------------------------------------- plumbing
-
-    def _pk(self, obj):
-        model = type(obj)
-        obj.pk = self._next[model]
-        self._next[model] += 1
-        return obj
-
-    def _add(self, obj, *, pk=True):
-        if pk:
-            self._pk(obj)
-        self.rows[type(obj)].append(obj)
-        self.pending += 1
-        if self.pending >= FLUSH_AT:
-            self._flush()
-        return obj
-
-    def _flush(self):
-        for model in _APPEND_ONLY:
-            rows = self.rows.pop(model, [])
-            _insert(model, rows)
-            self.written += len(rows)
-        self.pending = 0
-        if self.progress:
-            self.progress(f"  {self.written:,} rows written")
-
-    def _can_do(self, actor, permission, region_code) -> bool:
-        key = (getattr(actor, "pk", None), permission, region_code)
-        if key not in self._can:
-            self._can[key] = can(actor, permission, region_code=region_code)
-        return self._can[key]
-
-    def _audit(self, action, *, actor, target, scope_code="", before=None, after=None):
-        """``core.audit.record_event`` inside a batch, without the INSERT per event."""
-        batch = self.batch
-        named = _named(actor)
-        event = AuditEvent(
-            pk=batch.last_id + 1,
-            created=timezone.now(),
-            actor=named,
-            actor_name=named.get_username() if named else "system",
-            action=action,
-            target_type=target._meta.label_lower,
-            target_id=str(target.pk),
-            target_repr=str(target)[:200],
-            scope_code=scope_code or "",
-            before=_json_safe(before),
-            after=_json_safe(after),
-            request_id=current_request_id(),
-            prev_hash=batch.last_hash,
-        )
-        event.hash = event_hash(event)
-        batch.last_id, batch.last_hash = event.pk, event.hash
-        self._add(event, pk=False)
-
     # -- the state the actions read back
 
-    def _dispute(self, dispute) -> Dispute:
+    def _dispute(self, dispute):
         try:
             return self.disputes[dispute.pk]
         except KeyError:
             raise ValidationError("the bulk path acts only on the disputes it made") from None
 
-    def _active(self, dispute_id) -> list[DisputeMediator]:
+    def _active(self, dispute_id) -> list:
         return [a for a in self.assignments[dispute_id] if a.active]
 
-    def _recount(self, d: Dispute) -> None:
+    def _recount(self, d) -> None:
         """Keep the loads as the database would count them after this dispute's change."""
         is_open = d.state in workflow.OPEN_STATES
         now = (
             d.org_id if is_open else None,
-            tuple(a.mediator_id for a in self._active(d.pk)) if is_open else (),
+            tuple(a.mediator_id for a in self._active(d.id)) if is_open else (),
         )
-        old_org, old_meds = self._counted.get(d.pk, (None, ()))
+        old_org, old_meds = self._counted.get(d.id, (None, ()))
         if old_org is not None:
             self.org_load[old_org] -= 1
         for m in old_meds:
@@ -267,21 +728,28 @@ class BulkMediation:
             self.org_load[now[0]] += 1
         for m in now[1]:
             self.mediator_load[m] += 1
-        self._counted[d.pk] = now
+        self._counted[d.id] = now
 
     def lead_mediator_id(self, dispute) -> int | None:
-        rows = sorted(self._active(dispute.pk), key=lambda a: (not a.lead, a.pk))
+        rows = sorted(self._active(dispute.pk), key=lambda a: (not a.lead, a.id))
         return rows[0].mediator_id if rows else None
 
-    def is_handler(self, actor, d: Dispute) -> bool:
+    def is_handler(self, actor, d) -> bool:
         if actor is None or not actor.is_authenticated:
             return False
-        scope = scope_for(actor)
-        if scope.superuser:
+        try:
+            superuser, mediates = self._scopes[actor.pk]
+        except KeyError:
+            scope = scope_for(actor)
+            superuser, mediates = self._scopes[actor.pk] = (
+                scope.superuser,
+                scope.has("mediation.mediate"),
+            )
+        if superuser:
             return True
         if d.route == Route.CENTRE and self._can_do(actor, "mediation.route", d.region_code):
             return True
-        if not scope.has("mediation.mediate"):
+        if not mediates:
             return False
         if d.department_id:
             key = actor.pk
@@ -289,7 +757,7 @@ class BulkMediation:
                 self._depts[key] = departments_of(actor, "mediation.mediate")
             if d.department_id in self._depts[key]:
                 return True
-        return any(self.mediators[a.mediator_id].user_id == actor.pk for a in self._active(d.pk))
+        return any(self.mediators[a.mediator_id].user_id == actor.pk for a in self._active(d.id))
 
     def _allowed(self, who, actor, d) -> bool:
         centre = self._can_do(actor, "mediation.route", d.region_code)
@@ -312,18 +780,17 @@ class BulkMediation:
         d.version += 1
         d.updated = now
         named = _named(actor)
-        self._add(
-            DisputeEvent(
-                dispute_id=d.pk,
-                action=action,
-                actor=named,
-                actor_name=named.get_username() if named else "system",
-                from_state=from_state,
-                to_state=d.state,
-                text=text,
-                data=data or {},
-                created=now,
-            )
+        self._new(
+            DisputeEvent,
+            dispute_id=d.id,
+            action=action,
+            actor_id=named.pk if named else None,
+            actor_name=self._name(named),
+            from_state=from_state,
+            to_state=d.state,
+            text=text,
+            data=data or {},
+            created=now,
         )
         self._audit(
             f"mediation.dispute.{action}",
@@ -338,7 +805,7 @@ class BulkMediation:
     # ----------------------------------------------------------------------- registration
 
     def _next_code(self, county_code: str, now: datetime) -> str:
-        prefix = f"MD-{county_code}-{timezone.localtime(now):%Y%m%d}"
+        prefix = f"MD-{county_code}-{now.astimezone(self.tz):%Y%m%d}"  # timezone.localtime
         counter = self.counters.get(prefix)
         if counter is None:
             counter = self._pk(DisputeCodeCounter(prefix=prefix, last=0))
@@ -348,6 +815,57 @@ class BulkMediation:
             self.changed_counters.add(prefix)
         counter.last += 1
         return f"{prefix}-{counter.last:05d}"
+
+    def _parties(self, parties) -> list:
+        """``actions._clean_parties``, making rows (the same checks, in the same order)."""
+        if not isinstance(parties, (list, tuple)) or not parties:
+            raise ValidationError({"parties": _("Name the applicant and the respondent.")})
+        if len(parties) > A.MAX_PARTIES:
+            raise ValidationError({"parties": _("At most 50 parties.")})
+        make = self._rows[Party]
+        rows, errors = [], []
+        for i, raw in enumerate(parties, start=1):
+            role = raw.get("role") or ""
+            kind = raw.get("kind") or Party.Kind.NATURAL
+            name = (raw.get("name") or "").strip()
+            if role not in _PARTY_ROLES or kind not in _PARTY_KINDS:
+                errors.append(_("Party %(n)s: choose a role and a kind.") % {"n": i})
+                continue
+            if not name or len(name) > 100:
+                errors.append(_("Party %(n)s: give a name of at most 100 characters.") % {"n": i})
+                continue
+            party = make(
+                role=role,
+                kind=kind,
+                name=name,
+                address=(raw.get("address") or "").strip()[:200],
+                credit_code=(raw.get("credit_code") or "").strip().upper()[:18],
+            )
+            try:
+                if raw.get("id_number"):
+                    if kind != Party.Kind.NATURAL:
+                        raise ValidationError(_("Only a natural person has an ID number."))
+                    sealed = pii.seal_id_number(raw["id_number"])
+                    party.id_number_cipher, party.id_number_hash = sealed.cipher, sealed.hash
+                    party.id_number_masked = sealed.masked
+                if raw.get("phone"):
+                    sealed = pii.seal_phone(raw["phone"])
+                    party.phone_cipher, party.phone_hash = sealed.cipher, sealed.hash
+                    party.phone_masked = sealed.masked
+            except ValidationError as exc:
+                errors.append(
+                    _("Party %(n)s: %(error)s") % {"n": i, "error": " ".join(exc.messages)}
+                )
+                continue
+            party.match_key = A._match_key(party)
+            rows.append(party)
+        if not errors:
+            roles = {p.role for p in rows}
+            if Party.Role.APPLICANT not in roles or Party.Role.RESPONDENT not in roles:
+                errors.append(_("A dispute needs at least one applicant and one respondent."))
+        if errors:
+            raise ValidationError({"parties": errors})
+        return rows
 
     def _related_open(self, parties) -> tuple[int | None, str]:
         keys = {p.match_key for p in parties if p.match_key}
@@ -382,17 +900,17 @@ class BulkMediation:
         threats=False,
         petitions=0,
         grid=None,
-    ) -> Dispute:
+    ):
         """``actions.do_register_dispute`` for a grid's dispute (no case, map point or date)."""
         title = A._text(title, "title", required=True, limit=100)
         description = A._text(description, "description", required=True)
-        if category not in A._CATEGORY_CODES or source not in Source.values:
+        if category not in A._CATEGORY_CODES or source not in _SOURCES:
             raise ValidationError(_("Choose a dispute category."))
-        if scale not in Scale.values:
+        if scale not in _SCALES:
             raise ValidationError({"scale": _("Choose a scale.")})
         amount = A._decimal(amount, "amount")
         petitions = int(petitions or 0)
-        rows = A._clean_parties(parties)
+        rows = self._parties(parties)
         people_involved = int(people_involved if people_involved not in (None, "") else 0)
         if grid is None:
             raise ValidationError({"location": _("Give the place.")})
@@ -402,25 +920,20 @@ class BulkMediation:
         people_involved = max(people_involved, len(rows))
         now = timezone.now()
         named = _named(actor)
-        d = Dispute(
+        d = self._rows[Dispute](
             state=workflow.REGISTERED,
             title=title,
             description=description,
             category=category,
             source=source,
-            source_case=None,
-            occurred_on=None,
             amount=amount,
             people_involved=people_involved,
             scale=scale,
             threats=bool(threats),
             petitions=petitions,
-            address="",
-            lat=None,
-            lng=None,
-            grid=grid,
+            grid_id=grid.pk,
             region_code=region_code,
-            registered_by=named,
+            registered_by_id=named.pk if named else None,
             deadline=rules.mediation_deadline(now),
             created=now,
         )
@@ -430,26 +943,26 @@ class BulkMediation:
         d.related_open_id = related_id
         d.updated = now
         self._pk(d)
-        self.disputes[d.pk] = d
+        self.disputes[d.id] = d
         for party in rows:
-            party.dispute_id = d.pk
-            self._add(party)
+            party.dispute_id = d.id
+            self._pk(party)
+            self._add(Party, party)
             if party.match_key:
-                self.by_key[party.match_key].append(d.pk)
+                self.by_key[party.match_key].append(d.id)
         data = {"risk": d.risk_level, "deadline": d.deadline.isoformat()}
         if related_id:
             data["related_open"] = related_code
-        self._add(
-            DisputeEvent(
-                dispute_id=d.pk,
-                action="register",
-                actor=named,
-                actor_name=named.get_username() if named else "system",
-                from_state="",
-                to_state=d.state,
-                data=data,
-                created=now,
-            )
+        self._new(
+            DisputeEvent,
+            dispute_id=d.id,
+            action="register",
+            actor_id=named.pk if named else None,
+            actor_name=self._name(named),
+            from_state="",
+            to_state=d.state,
+            data=data,
+            created=now,
         )
         self._audit(
             "mediation.dispute.register",
@@ -500,7 +1013,7 @@ class BulkMediation:
         )[:1]
 
     def do_route_dispute(self, dispute, *, actor, route, org=None, department=None, note=""):
-        if route not in Route.values or route == Route.LEGAL:
+        if route not in _ROUTES or route == Route.LEGAL:
             raise ValidationError({"route": _("Choose a route.")})
         note = A._text(note, "note")
         d = self._dispute(dispute)
@@ -530,17 +1043,16 @@ class BulkMediation:
         mediators = self._pick_mediators(org, d) if org is not None else []
         from_state = d.state
         now = timezone.now()
-        for a in self._active(d.pk):
+        for a in self._active(d.id):
             a.active = False
+        make = self._rows[DisputeMediator]
         for i, m in enumerate(mediators):
-            self.assignments[d.pk].append(
-                self._pk(
-                    DisputeMediator(dispute_id=d.pk, mediator_id=m.pk, lead=(i == 0), created=now)
-                )
+            self.assignments[d.id].append(
+                self._pk(make(dispute_id=d.id, mediator_id=m.pk, lead=(i == 0), created=now))
             )
         d.route = route
-        d.org = org
-        d.department = department
+        d.org_id = org.pk if org is not None else None
+        d.department_id = department.pk if department is not None else None
         d.legal_channel = ""
         self._record(
             d,
@@ -559,7 +1071,7 @@ class BulkMediation:
         return d
 
     def do_refer_dispute(self, dispute, *, actor, channel, receiving_unit, note=""):
-        if channel not in LegalChannel.values:
+        if channel not in _CHANNELS:
             raise ValidationError({"channel": _("Choose a legal channel.")})
         receiving_unit = A._text(receiving_unit, "receiving_unit", required=True, limit=100)
         note = A._text(note, "note")
@@ -567,8 +1079,8 @@ class BulkMediation:
         from_state = d.state
         now = timezone.now()
         handoff = self._pk(
-            LegalHandoff(
-                dispute_id=d.pk,
+            self._rows[LegalHandoff](
+                dispute_id=d.id,
                 channel=channel,
                 receiving_unit=receiving_unit,
                 note=note,
@@ -576,8 +1088,8 @@ class BulkMediation:
                 created=now,
             )
         )
-        self.handoffs[d.pk].append(handoff)
-        for a in self._active(d.pk):
+        self.handoffs[d.id].append(handoff)
+        for a in self._active(d.id):
             a.active = False
         d.route, d.legal_channel = Route.LEGAL, channel
         d.deadline = handoff.deadline
@@ -600,7 +1112,7 @@ class BulkMediation:
         result = A._text(result, "result", required=True)
         d, step = self._step(dispute, "handoff_result", actor=actor)
         from_state = d.state
-        handoff = max(self.handoffs[d.pk], key=lambda h: (h.created, h.pk))
+        handoff = max(self.handoffs[d.id], key=lambda h: (h.created, h.id))
         handoff.result, handoff.resolved = result, bool(resolved)
         handoff.result_at = timezone.now()
         self._record(
@@ -630,23 +1142,23 @@ class BulkMediation:
             )
         from_state = d.state
         mediator_ids = [
-            a.mediator_id for a in sorted(self._active(d.pk), key=lambda a: (not a.lead, a.pk))
+            a.mediator_id for a in sorted(self._active(d.id), key=lambda a: (not a.lead, a.id))
         ]
-        session = self._add(
-            MediationSession(
-                dispute_id=d.pk,
-                held_at=held_at,
-                place=place,
-                attendees=attendees,
-                notes=notes,
-                recorded_by=_named(actor),
-                created=timezone.now(),
-            )
+        named = _named(actor)
+        session = self._new(
+            MediationSession,
+            dispute_id=d.id,
+            held_at=held_at,
+            place=place,
+            attendees=attendees,
+            notes=notes,
+            recorded_by_id=named.pk if named else None,
+            created=timezone.now(),
         )
         # As ``session.mediators.set()`` adds them: in the order of a set of ids.
         for mediator_id in set(mediator_ids):
-            self._add(SessionMediator(mediationsession_id=session.pk, mediator_id=mediator_id))
-        self.sessions[d.pk] += 1
+            self._new(SessionMediator, mediationsession_id=session.id, mediator_id=mediator_id)
+        self.sessions[d.id] += 1
         self._record(
             d,
             step,
@@ -654,7 +1166,7 @@ class BulkMediation:
             actor=actor,
             from_state=from_state,
             text=notes,
-            data={"held_at": held_at.isoformat(), "place": place, "session": session.pk},
+            data={"held_at": held_at.isoformat(), "place": place, "session": session.id},
         )
         return session
 
@@ -684,7 +1196,7 @@ class BulkMediation:
     def do_conclude_dispute(
         self, dispute, *, actor, outcome, note="", terms=(), amount=0, perform_by=None
     ):
-        if outcome not in Outcome.values:
+        if outcome not in _OUTCOMES:
             raise ValidationError({"outcome": _("Choose an outcome.")})
         note = A._text(note, "note")
         if outcome == Outcome.AGREEMENT:
@@ -692,7 +1204,7 @@ class BulkMediation:
             amount = A._decimal(amount, "amount")
         action = A._OUTCOME_ACTION[outcome]
         d, step = self._step(dispute, action, actor=actor)
-        if outcome in (Outcome.AGREEMENT, Outcome.FAILED) and not self.sessions[d.pk]:
+        if outcome in (Outcome.AGREEMENT, Outcome.FAILED) and not self.sessions[d.id]:
             raise ValidationError({"outcome": _("Record a mediation session first.")})
         from_state = d.state
         now = timezone.now()
@@ -701,15 +1213,14 @@ class BulkMediation:
             signed_on = timezone.localdate(now)
             if perform_by is not None and perform_by < signed_on:
                 raise ValidationError({"perform_by": _("The date is before the agreement.")})
-            self.agreements[d.pk] = self._add(
-                Agreement(
-                    dispute_id=d.pk,
-                    terms=terms,
-                    amount=amount,
-                    perform_by=perform_by,
-                    signed_on=signed_on,
-                    created=now,
-                )
+            self.agreements[d.id] = self._new(
+                Agreement,
+                dispute_id=d.id,
+                terms=terms,
+                amount=amount,
+                perform_by=perform_by,
+                signed_on=signed_on,
+                created=now,
             )
             data.update({"terms": len(terms), "amount": str(amount)})
         d.outcome, d.outcome_note, d.concluded_at = outcome, note, now
@@ -720,8 +1231,8 @@ class BulkMediation:
         court = A._text(court, "court", required=True, limit=100)
         d, step = self._step(dispute, "apply_confirmation", actor=actor)
         applied_on = timezone.localdate()
-        agreement = self.agreements[d.pk]
-        if d.pk in self.confirmations:
+        agreement = self.agreements[d.id]
+        if d.id in self.confirmations:
             raise ValidationError({"court": _("Judicial confirmation was already applied for.")})
         if (
             not agreement.signed_on
@@ -731,9 +1242,9 @@ class BulkMediation:
             raise ValidationError({"applied_on": _("The date is before the agreement.")})
         from_state = d.state
         confirmation = self._pk(
-            JudicialConfirmation(dispute_id=d.pk, court=court, applied_on=applied_on)
+            self._rows[JudicialConfirmation](dispute_id=d.id, court=court, applied_on=applied_on)
         )
-        self.confirmations[d.pk] = confirmation
+        self.confirmations[d.id] = confirmation
         self._record(
             d,
             step,
@@ -745,14 +1256,11 @@ class BulkMediation:
         return confirmation
 
     def do_record_confirmation_result(self, dispute, *, actor, result, note=""):
-        if result not in {
-            JudicialConfirmation.Result.CONFIRMED,
-            JudicialConfirmation.Result.REJECTED,
-        }:
+        if result not in _CONFIRMATION_RESULTS:
             raise ValidationError({"result": _("Choose confirmed or rejected.")})
         note = A._text(note, "note", limit=200)
         d, step = self._step(dispute, "confirmation_result", actor=actor)
-        confirmation = self.confirmations.get(d.pk)
+        confirmation = self.confirmations.get(d.id)
         if confirmation is None or confirmation.result != JudicialConfirmation.Result.PENDING:
             raise ValidationError({"result": _("No application is waiting for a result.")})
         from_state = d.state
@@ -777,14 +1285,13 @@ class BulkMediation:
         action = A._PERFORMANCE_ACTION[kind]
         d, step = self._step(dispute, action, actor=actor)
         from_state = d.state
-        row = self._add(
-            Performance(
-                dispute_id=d.pk,
-                kind=kind,
-                amount_paid=amount_paid,
-                note=note,
-                created=timezone.now(),
-            )
+        row = self._new(
+            Performance,
+            dispute_id=d.id,
+            kind=kind,
+            amount_paid=amount_paid,
+            note=note,
+            created=timezone.now(),
         )
         self._record(
             d,
@@ -798,19 +1305,19 @@ class BulkMediation:
         return row
 
     def do_follow_up(self, dispute, *, actor, satisfaction, note=""):
-        if satisfaction not in Satisfaction.values:
+        if satisfaction not in _SATISFACTIONS:
             raise ValidationError({"satisfaction": _("Choose the parties' satisfaction.")})
         note = A._text(note, "note")
         d, step = self._step(dispute, "follow_up", actor=actor)
         from_state = d.state
-        row = self._add(
-            FollowUp(
-                dispute_id=d.pk,
-                satisfaction=satisfaction,
-                note=note,
-                by=_named(actor),
-                created=timezone.now(),
-            )
+        named = _named(actor)
+        row = self._new(
+            FollowUp,
+            dispute_id=d.id,
+            satisfaction=satisfaction,
+            note=note,
+            by_id=named.pk if named else None,
+            created=timezone.now(),
         )
         d.satisfaction = satisfaction
         self._record(
@@ -845,22 +1352,21 @@ class BulkMediation:
         region_code = org.region_code
         if not self._can_do(actor, "mediation.register", region_code):
             raise ActionRefused(_("You may not log activities here."))
-        if kind not in Activity.Kind.values:
+        if kind not in _ACTIVITY_KINDS:
             raise ValidationError({"kind": _("Choose a kind.")})
         if day > timezone.localdate():
             raise ValidationError({"day": _("The day is in the future.")})
         note = A._text(note, "note", limit=500)
-        row = self._add(
-            Activity(
-                org=org,
-                mediator=None,
-                kind=kind,
-                day=day,
-                people_reached=max(int(people_reached or 0), 0),
-                note=note,
-                region_code=region_code,
-                created=timezone.now(),
-            )
+        row = self._new(
+            Activity,
+            org_id=org.pk,
+            mediator_id=None,
+            kind=kind,
+            day=day,
+            people_reached=max(int(people_reached or 0), 0),
+            note=note,
+            region_code=region_code,
+            created=timezone.now(),
         )
         self._audit("mediation.activity.log", actor=actor, target=row, scope_code=region_code)
         return row
@@ -870,27 +1376,24 @@ class BulkMediation:
             raise ActionRefused(_("You may not keep this reception hall's log."))
         name = A._text(name, "name", required=True, limit=50)
         about = A._text(about, "about", required=True)
-        if outcome not in VisitorLog.Outcome.values or outcome in {
-            VisitorLog.Outcome.DISPUTE,
-            VisitorLog.Outcome.CASE,
-        }:
+        if outcome not in _VISIT_OUTCOMES:
             raise ValidationError({"outcome": _("Choose the outcome.")})
         sealed = self._seal_phone(phone)
-        row = self._add(
-            VisitorLog(
-                visited_at=timezone.now(),
-                name=name,
-                phone_cipher=sealed.cipher if sealed else "",
-                phone_hash=sealed.hash if sealed else "",
-                phone_masked=sealed.masked if sealed else "",
-                visitors=max(int(visitors or 1), 1),
-                about=about,
-                outcome=outcome,
-                dispute=None,
-                case=None,
-                region_code=region_code,
-                recorded_by=_named(actor),
-            )
+        named = _named(actor)
+        row = self._new(
+            VisitorLog,
+            visited_at=timezone.now(),
+            name=name,
+            phone_cipher=sealed.cipher if sealed else "",
+            phone_hash=sealed.hash if sealed else "",
+            phone_masked=sealed.masked if sealed else "",
+            visitors=max(int(visitors or 1), 1),
+            about=about,
+            outcome=outcome,
+            dispute_id=None,
+            case_id=None,
+            region_code=region_code,
+            recorded_by_id=named.pk if named else None,
         )
         self._audit("mediation.visit.log", actor=actor, target=row, scope_code=region_code)
         return row
@@ -898,7 +1401,7 @@ class BulkMediation:
     def do_log_call(self, *, actor, region_code, category, summary, caller="", phone="", answer=""):
         if not self._can_do(actor, "mediation.register", region_code):
             raise ActionRefused(_("You may not keep this hotline's log."))
-        if category not in CallLog.Category.values:
+        if category not in _CALL_CATEGORIES:
             raise ValidationError({"category": _("Choose consultation, complaint or suggestion.")})
         summary = A._text(summary, "summary", required=True)
         answer = A._text(answer, "answer")
@@ -906,8 +1409,9 @@ class BulkMediation:
         sealed = self._seal_phone(phone)
         now = timezone.now()
         calendar = default_calendar()
+        named = _named(actor)
         row = self._pk(
-            CallLog(
+            self._rows[CallLog](
                 received_at=now,
                 caller=caller,
                 phone_cipher=sealed.cipher if sealed else "",
@@ -921,14 +1425,14 @@ class BulkMediation:
                 else calendar.add_working_days(now, A.CALL_TRANSFER_DAYS),
                 reply_due=None if answer else calendar.add_working_days(now, A.CALL_REPLY_DAYS),
                 region_code=region_code,
-                recorded_by=_named(actor),
+                recorded_by_id=named.pk if named else None,
             )
         )
-        self.calls[row.pk] = row
+        self.calls[row.id] = row
         self._audit("mediation.call.log", actor=actor, target=row, scope_code=region_code)
         return row
 
-    def _call_step(self, call, actor, step) -> CallLog:
+    def _call_step(self, call, actor, step):
         if not self._can_do(actor, "mediation.register", call.region_code):
             raise ActionRefused(_("You may not keep this hotline's log."))
         call = self.calls[call.pk]
@@ -953,7 +1457,7 @@ class BulkMediation:
         return call
 
     def do_record_call_satisfaction(self, call, *, actor, satisfaction):
-        if satisfaction not in Satisfaction.values:
+        if satisfaction not in _SATISFACTIONS:
             raise ValidationError({"satisfaction": _("Choose the caller's satisfaction.")})
         if not self._can_do(actor, "mediation.register", call.region_code):
             raise ActionRefused(_("You may not keep this hotline's log."))
@@ -985,6 +1489,13 @@ class BulkMediation:
 
     # ----------------------------------------------------------------------- the end
 
+    def close(self) -> None:
+        """Wait for the writer's thread (``finish()`` does; after a failure, call it before
+        the transaction is rolled back)."""
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            writer.close()
+
     def finish(self) -> int:
         """Write what is left and move the id sequences on; returns the rows written."""
         self._flush()
@@ -997,17 +1508,18 @@ class BulkMediation:
         }
         for model, rows in kept.items():
             rows.sort(key=lambda r: r.pk)
-            _insert(model, rows)
-            self.written += len(rows)
+            self.written += self.tables[model].write(rows, self.writer)
+        self.close()
         new = [self.counters[p] for p in sorted(self.new_counters)]
         DisputeCodeCounter.objects.bulk_create(new, batch_size=CHUNK)
         changed = [self.counters[p] for p in sorted(self.changed_counters)]
         DisputeCodeCounter.objects.bulk_update(changed, ["last"], batch_size=CHUNK)
         self.written += len(new)
-        models = [m for m in self._next if m is not AuditEvent]
-        statements = connection.ops.sequence_reset_sql(no_style(), models)
-        if statements:
-            with connection.cursor() as cursor:
-                for sql in statements:
-                    cursor.execute(sql)
+        models_ = [m for m in self._next if m is not AuditEvent]
+        statements = self.connection.ops.sequence_reset_sql(no_style(), models_)
+        with self.connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)
+            if self.cache_size is not None:
+                cursor.execute(f"PRAGMA cache_size = {int(self.cache_size)}")
         return self.written

@@ -8,7 +8,7 @@ only values compared differently are the sealed personal data (Fernet tokens car
 IV and the time of sealing): their decrypted values are compared instead.
 """
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.apps import apps
@@ -95,7 +95,10 @@ def test_the_bulk_path_writes_the_same_rows_as_the_actions(personas, monkeypatch
     options = {"seed": 5, "scale": 1.5, "days": 60, "end": END}
     actions, s1, problems1 = _run(through_actions=True, **options)
     bulk, s2, problems2 = _run(**options)
-    assert s1.errors == [] and s2.errors == [], (s1.errors, s2.errors)
+    # and with every INSERT on the caller's thread (on SQLite the chunks go to a writer thread)
+    monkeypatch.setattr(bulk_mediation, "THREADED_WRITES", False)
+    inline, s3, problems3 = _run(**options)
+    assert s1.errors == [] and s2.errors == [] and s3.errors == [], (s1.errors, s2.errors)
     # the run was big enough to go through every step of the simulation
     events = {row[2] for row in actions["mediation.DisputeEvent"]}
     assert {
@@ -115,10 +118,14 @@ def test_the_bulk_path_writes_the_same_rows_as_the_actions(personas, monkeypatch
         "close",
     } <= events, events
     assert len(actions["mediation.Dispute"]) == s1.disputes > 100
+    # the registry, made by the bulk path too (organisations, mediators, their roles)
+    assert len(actions["mediation.MediationOrg"]) == s1.orgs > 10
+    assert len(actions["mediation.Mediator"]) == s1.mediators > 10
     assert s1.visits > 0 and s1.calls > 0
     assert len(actions["core.AuditEvent"]) > 1000
-    assert problems1 == [] and problems2 == []
+    assert problems1 == [] and problems2 == [] and problems3 == []
     assert _differences(actions, bulk) == []
+    assert _differences(actions, inline) == []
 
 
 def test_the_comparison_sees_a_difference(personas):
@@ -130,6 +137,14 @@ def test_the_comparison_sees_a_difference(personas):
         f"mediation.Dispute: {len(tables['mediation.Dispute'])} rows vs "
         f"{len(shorter['mediation.Dispute'])}"
     ]
+    # … and so does one value changed in one row (an audit event's time, a second later)
+    changed = dict(tables)
+    events = list(tables["core.AuditEvent"])
+    row = list(events[-1])
+    row[1] = row[1] + timedelta(seconds=1)
+    events[-1] = tuple(row)
+    changed["core.AuditEvent"] = events
+    assert len(_differences(tables, changed)) == 2
     assert Dispute.objects.count() == 0  # rolled back
 
 

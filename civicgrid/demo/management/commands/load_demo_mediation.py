@@ -4,7 +4,8 @@
 A year of demo disputes (about 60,500 for the whole county at ``--scale 1``, with 3,755
 reception-hall visitors and 14,000 12348 calls), the mediation organisations and mediators,
 simulated on a simulated clock (see ``civicgrid.demo.mediation``). The rows are written in
-bulk by ``civicgrid.demo.bulk_mediation``, which writes what the mediation actions would;
+bulk by ``civicgrid.demo.bulk_mediation``, which writes what the mediation actions would
+(the registry included; ``bench/demo_mediation.py`` measures it);
 ``--through-actions`` makes every step through the actions themselves (~20 disputes/s).
 Progress goes to stderr. Run ``load_demo`` first. A second run does nothing.
 """
