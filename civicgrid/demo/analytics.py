@@ -25,14 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from civicgrid.analytics import actions as A
 from civicgrid.analytics import reports as R
 from civicgrid.analytics.models import Report
-from civicgrid.cases.models import Assignment, Case, CaseAction, CaseReporter, Category
+from civicgrid.cases.models import Case, Category
 from civicgrid.core.audit import audit_batch, record_event
 from civicgrid.core.models import AuditEvent
 from civicgrid.core.roles import Role
@@ -125,7 +125,6 @@ def generate_demo_analytics(
     first = timezone.localtime(span["first"]).date()
     last = min(timezone.localtime(span["last"]).date(), timezone.localdate() - timedelta(days=1))
     plan = _plan(first, last, towns, county, full)
-    _refresh_planner_statistics()
     existing = set(Report.objects.values_list("kind", "period_start", "region_code"))
     theme = Category.objects.filter(code=THEME).first()
     summary = AnalyticsSummary()
@@ -174,18 +173,6 @@ def generate_demo_analytics(
         )
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _refresh_planner_statistics() -> None:
-    """``ANALYZE`` the tables the reports read. The year of cases was written in bulk just
-    before, and SQLite keeps no statistics until ``ANALYZE`` (PostgreSQL's autovacuum may not
-    have run yet): with them the ~800 reports' queries take ~10 % less time here (the content
-    is the same — the plan changes, not the answer)."""
-    if connection.vendor not in ("sqlite", "postgresql"):
-        return
-    with connection.cursor() as cursor:
-        for model in (Case, Assignment, CaseAction, CaseReporter):
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def _is_common(region: Region, start: date, theme: Category) -> bool:
