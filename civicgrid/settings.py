@@ -220,6 +220,10 @@ API_RATE_PER_MINUTE = env_int("CIVICGRID_API_RATE_PER_MINUTE", 600, minimum=1)
 # Queued Open311 intake: POST requests answers with a token at once and ``drain_open311``
 # (or another node running it) makes the cases in batches (issue 11). Off: a case at once.
 OPEN311_QUEUED_INTAKE = env_bool("CIVICGRID_OPEN311_QUEUED_INTAKE", False)
+# The same for POST /api/v1/cases with a token or key: 202 and a receipt (GET /receipts/{r}).
+API_QUEUED_INTAKE = env_bool("CIVICGRID_API_QUEUED_INTAKE", False)
+# How long a process trusts a key it has read (a revocation elsewhere takes this long); 0: off.
+API_KEY_CACHE_SECONDS = env_int("CIVICGRID_API_KEY_CACHE_SECONDS", 5, minimum=0)
 
 # Map tiles for Leaflet (e.g. a Tianditu or an internal tile server URL with {z}/{x}/{y});
 # without one the maps show grid polygons and points on a plain background.

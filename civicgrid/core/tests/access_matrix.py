@@ -1037,6 +1037,12 @@ API_ENTRIES: list[E] = [
     ),
     api("cases_list_cases", LOGIN_ONLY, lists="dcase"),
     api("cases_report_case", perm("cases.report"), writes=True),
+    api(
+        "cases_receipt",
+        NOBODY,
+        kwargs={"receipt": "0" * 32},
+        why="a queued report's receipt: only the token or key that sent it (sessions: 404)",
+    ),
     api("cases_my_tasks", LOGIN_ONLY, lists="dcase", lists_positive=False),
     api("cases_case_detail", scoped("cases.view", "case"), kwargs={"code": case}),
     api("cases_case_timeline", scoped("cases.view", "case"), kwargs={"code": case}),

@@ -10,19 +10,20 @@ from civicgrid.demo.loader import DEMO_LOGINS, DEMO_PASSWORD
 # command that does nothing when its data is already there): visits, special campaigns,
 # co-governance members, department staff on call, disputes, rewards, then the early warning
 # and the reports. name → share of --extras-scale (default 0.2: the visits, campaigns and the
-# rest through their actions, as before). Disputes are written by demo.bulk_mediation (the
-# actions' rows): 0.2 × 0.5 → ~5,600 disputes, a tenth of the county's year;
-# `civicgrid load_demo_mediation --scale 1` makes the whole year (~60,000, ~4 minutes).
+# rest through their actions, as before).
 EXTRAS = {
     "visits": 1.0,
     "campaigns": 1.0,
     "cogovernance": 1.0,
     "oncall": 1.0,
-    "mediation": 0.5,
+    "mediation": 1.0,
     "incentives": 1.0,
     "warning": 1.0,  # the nightly early-warning run over the last weeks (finds the 僵尸车 cluster)
     "analytics": 1.0,  # a year of daily, weekly and monthly reports (after the signals)
 }
+# Steps whose volume follows --cases-scale instead: the disputes, a county's year of ~56,000
+# at 1.0 like the cases, written by the bulk path of demo.bulk_mediation (decision 45).
+FOLLOW_CASES = {"mediation"}
 
 
 class Command(BaseCommand):
@@ -38,15 +39,15 @@ class Command(BaseCommand):
             "--cases-scale",
             type=float,
             default=1.0,
-            help="volume of the demo year of cases (1.0, the default, ≈ 30,000 cases, a county's "
-            "year; 0 = the county only)",
+            help="volume of the demo year of cases and disputes (1.0, the default, ≈ 30,000 "
+            "cases and ≈ 56,000 disputes, a county's year; 0 = the county only)",
         )
         parser.add_argument(
             "--extras-scale",
             type=float,
             default=None,
-            help="volume of the visits, campaigns, members, summons, disputes and rewards; "
-            "default: the smaller of 0.2 and --cases-scale",
+            help="volume of the visits, campaigns, members, summons and rewards; "
+            "default: the smaller of 0.2 and --cases-scale (the disputes follow --cases-scale)",
         )
 
     def handle(self, *args, addrport, no_serve, cases_scale, extras_scale=None, **options):
@@ -65,7 +66,8 @@ class Command(BaseCommand):
             for name, share in EXTRAS.items():
                 step = time.monotonic()
                 self.stderr.write(f"demo {name} …")
-                call_command(f"load_demo_{name}", scale=extras * share)
+                scale = cases_scale if name in FOLLOW_CASES else extras
+                call_command(f"load_demo_{name}", scale=scale * share)
                 self.stderr.write(f"demo {name}: {time.monotonic() - step:.0f} s")
         self.stderr.write(f"demo ready in {time.monotonic() - started:.0f} s")
         self.stdout.write("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
