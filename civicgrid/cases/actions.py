@@ -639,50 +639,13 @@ def do_report_case(
         return existing
 
 
-def _create_reported_case(
-    *,
-    actor,
-    anonymous,
-    channel,
-    category,
-    description,
-    urgent,
-    lat,
-    lng,
-    address,
-    grid,
-    region_code,
-    level,
-    unit_code,
-    key,
-    now,
-    phone_sealed,
-    reporter_name,
-    photos,
-) -> Case:
+def _create_reported_case(**fields) -> Case:
+    """``_insert_reported_case(**fields)``; inside a code batch, a failure gives the case's
+    code back (the savepoint took the case away)."""
     codes = _code_batch.get()
     taken = codes.snapshot() if codes is not None else None
     try:
-        return _insert_reported_case(
-            actor=actor,
-            anonymous=anonymous,
-            channel=channel,
-            category=category,
-            description=description,
-            urgent=urgent,
-            lat=lat,
-            lng=lng,
-            address=address,
-            grid=grid,
-            region_code=region_code,
-            level=level,
-            unit_code=unit_code,
-            key=key,
-            now=now,
-            phone_sealed=phone_sealed,
-            reporter_name=reporter_name,
-            photos=photos,
-        )
+        return _insert_reported_case(**fields)
     except BaseException:
         if codes is not None:  # the savepoint took the case away: its code is free again
             codes.restore(taken)
