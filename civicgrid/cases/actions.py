@@ -736,8 +736,10 @@ def _insert_reported_case(
 # --------------------------------------------------------------------------- acceptance
 
 
-def do_classify_case(case: Case, *, actor, category: Category, expected_version=None) -> Case:
-    if not category.is_leaf:
+def do_classify_case(
+    case: Case, *, actor, category: Category | None, expected_version=None
+) -> Case:
+    if category is None or not category.is_leaf:
         raise ValidationError({"category": _("Choose a category of the second level.")})
     with transaction.atomic():
         case, from_state, unit = _step(

@@ -317,16 +317,18 @@ def test_malformed_json_and_bad_parameters_are_400(personas):
     error_of(api.get("/cases/99999999999999999999999"), 404, "not_found")
 
 
-def test_locating_without_a_grid_is_400_not_500(personas):
-    # found by schemathesis once the run kept its token: {"grid": ""} reached the action as None
+def test_locating_or_classifying_with_an_empty_code_is_400_not_500(personas):
+    # found by schemathesis once the run kept its token: "" reached the actions as None
     (case,) = reported_in("330281001", personas.lizhou)
     api = as_user(personas.lizhou)
-    for grid in ("", None):
-        error = error_of(api.post(f"/cases/{case.code}/locate", {"grid": grid}), 400, "invalid")
-        assert "grid" in error["fields"]
+    for action, field in (("locate", "grid"), ("classify", "category")):
+        for value in ("", None):
+            response = api.post(f"/cases/{case.code}/{action}", {field: value})
+            error = error_of(response, 400, "invalid")
+            assert field in error["fields"]
+        assert not CaseAction.objects.filter(case=case, action=action).exists()
     case.refresh_from_db()
-    assert case.grid_id is None
-    assert not CaseAction.objects.filter(case=case, action="locate").exists()
+    assert case.grid_id is None and case.category_id is None
 
 
 def test_cases_in_other_places_are_not_found(personas):
