@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db import transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
@@ -33,9 +32,10 @@ from civicgrid.analytics import actions as A
 from civicgrid.analytics import reports as R
 from civicgrid.analytics.models import Report
 from civicgrid.cases.models import Case, Category
-from civicgrid.core.audit import audit_batch, record_event
+from civicgrid.core.audit import record_event
 from civicgrid.core.models import AuditEvent
 from civicgrid.core.roles import Role
+from civicgrid.demo.chunks import Batches
 from civicgrid.demo.loader import demo_is_loaded
 from civicgrid.people.models import RoleAssignment
 from civicgrid.regions.models import Region
@@ -132,8 +132,9 @@ def generate_demo_analytics(
     last_line = 0.0
     if progress is not None:
         progress(f"{len(plan):,} reports to make from {first} to {last} …")
-    with transaction.atomic(), audit_batch():
+    with Batches() as chain:
         for index, (kind, start, region) in enumerate(plan, start=1):
+            chain.checkpoint()
             if (kind, start, region.code) in existing:
                 continue
             report, created = A.do_generate_report(

@@ -20,8 +20,9 @@ the analysis end's warning through ``do_create_campaign_from_warning`` — is st
 so its latest hazards are still open.
 
 A simulated clock (``civicgrid.demo.cases.simulated_clock``) moves through the year so every
-row carries its simulated instant; events after the real "now" are not run. One transaction,
-the audit chain's head held in memory (``core.audit.audit_batch``). A second run does nothing
+row carries its simulated instant; events after the real "now" are not run. One transaction
+(short ones behind a serving demo), the audit chain's head held in memory
+(``demo.chunks.Batches``). A second run does nothing
 (the audit event ``demo.campaigns`` marks the run). Deterministic for a seed, given the same
 county and end date.
 """
@@ -40,7 +41,6 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.utils import timezone
 
 from civicgrid.campaigns import actions as C
@@ -48,10 +48,11 @@ from civicgrid.campaigns.models import CampaignTarget
 from civicgrid.cases import actions as A
 from civicgrid.cases import workflow as case_workflow
 from civicgrid.cases.models import Category
-from civicgrid.core.audit import audit_batch, record_event
+from civicgrid.core.audit import record_event
 from civicgrid.core.models import AuditEvent
 from civicgrid.core.roles import Role
 from civicgrid.demo.cases import simulated_clock
+from civicgrid.demo.chunks import Batches
 from civicgrid.demo.geometry import TOTAL_GRIDS
 from civicgrid.demo.loader import DEMO_LOGINS, STREETS
 from civicgrid.people.models import RoleAssignment
@@ -411,6 +412,7 @@ class _Run:
                 self.summary.error_count += 1
                 if len(self.summary.errors) < 20:
                     self.summary.errors.append(f"{moment:%Y-%m-%d %H:%M} {exc}")
+            self.chain.checkpoint()
 
     def grids_for(self, theme: Theme) -> list[Grid]:
         grids = [g for g in self.grids if g.code[:15] in self.workers]
@@ -611,7 +613,7 @@ def generate_demo_campaigns(
     summary = CampaignSummary(seed=seed, scale=scale, start=end - timedelta(days=365), end=end)
     started = time.perf_counter()
     shares = sum(t.share for t in CAMPAIGNS)
-    with transaction.atomic(), audit_batch() as chain, simulated_clock(now) as clock:
+    with Batches() as chain, simulated_clock(now) as clock:
         run = _Run(
             rng=rng,
             tz=tz,

@@ -19,9 +19,9 @@ invalid (``do_invalidate_report``) and their points reversed. Finally the county
 proposes the "优秀共治员" award of the year of ``end``.
 
 Runs on a simulated clock (``demo.cases.simulated_clock``) in one transaction with the audit
-chain's head kept in memory; about 35 s of CPU at scale 0.2 on SQLite (~930 reports). A
-second run does nothing (the run is recorded as the audit event ``demo.cogovernance``).
-Deterministic for a seed.
+chain's head kept in memory (``demo.chunks.Batches``: short ones behind a serving demo);
+about 35 s of CPU at scale 0.2 on SQLite (~930 reports). A second run does nothing (the run
+is recorded as the audit event ``demo.cogovernance``). Deterministic for a seed.
 """
 
 import heapq
@@ -44,10 +44,11 @@ from civicgrid.cases.models import Case, Category
 from civicgrid.cases.workflow import InvalidTransition
 from civicgrid.cogovernance import actions as A
 from civicgrid.cogovernance.models import Award, Member, PointEntry
-from civicgrid.core.audit import audit_batch, record_event
+from civicgrid.core.audit import record_event
 from civicgrid.core.models import AuditEvent
 from civicgrid.core.roles import Role
 from civicgrid.demo.cases import simulated_clock
+from civicgrid.demo.chunks import Batches
 from civicgrid.demo.loader import DEMO_LOGINS, DEMO_PASSWORD, GIVEN, SURNAMES, demo_is_loaded
 from civicgrid.people.models import RoleAssignment
 from civicgrid.regions.models import Grid, Region
@@ -164,6 +165,7 @@ class _Run:
             except (ValidationError, PermissionDenied, InvalidTransition):
                 self.errors += 1
                 self.chain.resync()
+            self.chain.checkpoint()
             done += 1
             if progress is not None and done % every == 0:
                 progress(f"  {done:,} steps, now at {moment:%Y-%m-%d}")
@@ -301,7 +303,7 @@ def generate_demo_cogovernance(
     if progress is not None:
         progress(f"registering {n_members:,} co-governance members in {len(towns)} townships …")
 
-    with transaction.atomic(), simulated_clock(begin) as clock, audit_batch() as chain:
+    with simulated_clock(begin) as clock, Batches() as chain:
         run = _Run(
             rng=rng,
             clock=clock,
@@ -333,6 +335,7 @@ def generate_demo_cogovernance(
                 password_hash=password_hash,
             )
             members.append(member)
+            chain.checkpoint()
             # a heavy tail: most report a few times, some every week or more
             activity = rng.paretovariate(1.6) * REPORTS_PER_MEMBER * 0.4
             n_reports = min(150, round(activity))

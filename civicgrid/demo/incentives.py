@@ -34,10 +34,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from civicgrid.cases.models import Case, CaseReporter
-from civicgrid.core.audit import audit_batch, record_event
+from civicgrid.core.audit import record_event
 from civicgrid.core.models import AuditEvent
 from civicgrid.core.roles import Role
 from civicgrid.demo.cases import simulated_clock
+from civicgrid.demo.chunks import Batches
 from civicgrid.demo.loader import demo_is_loaded
 from civicgrid.incentives import actions as A
 from civicgrid.incentives.models import Nomination, Nominator
@@ -233,7 +234,7 @@ def generate_demo_incentives(
     begin = moment(first_day - timedelta(days=1), 9)
     stop = timezone.now()
     approved: list[Nomination] = []
-    with transaction.atomic(), simulated_clock(begin) as clock, audit_batch() as chain:
+    with simulated_clock(begin) as clock, Batches() as chain:
 
         def attempt(step, *args, **kwargs):
             try:
@@ -342,6 +343,7 @@ def generate_demo_incentives(
                 case,
             )
         while queue:
+            chain.checkpoint()
             when, _n, step, args = heapq.heappop(queue)
             clock.set(when)
             step(*args)

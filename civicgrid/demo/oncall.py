@@ -6,7 +6,7 @@ How to use it (after ``load_demo``; ``load_demo_cases`` is not needed)::
 
 What it makes, all through the real actions (``oncall.actions``, ``cases.actions``,
 ``people.actions``) on a simulated clock (``demo.cases.simulated_clock``), in one transaction
-with the audit chain batched (``core.audit.audit_batch``):
+with the audit chain batched (``demo.chunks.Batches``: short ones behind a serving demo):
 
 * postings: every department staff member the demo county sank into a grid (the loader's
   ``dept_resident`` / ``dept_on_call`` roles) is posted there as resident (常驻) or on call
@@ -40,17 +40,17 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.utils import timezone
 
 from civicgrid.cases import actions as CA
 from civicgrid.cases.models import Category
 from civicgrid.cases.photos import clean_photo
 from civicgrid.cases.workflow import InvalidTransition
-from civicgrid.core.audit import audit_batch, record_event
+from civicgrid.core.audit import record_event
 from civicgrid.core.models import AuditEvent
 from civicgrid.core.roles import Role
 from civicgrid.demo.cases import simulated_clock
+from civicgrid.demo.chunks import Batches
 from civicgrid.demo.loader import DEMO_PASSWORD, GIVEN, SURNAMES, demo_is_loaded
 from civicgrid.oncall import actions as A
 from civicgrid.oncall import workflow as W
@@ -148,24 +148,23 @@ def generate_demo_oncall(
     def step(text):
         progress(f"[{time.monotonic() - began:6.1f}s] {text}")
 
-    with transaction.atomic():
-        begin = datetime(start.year, start.month, start.day, 8, tzinfo=tz)
-        with simulated_clock(begin) as clock, audit_batch() as chain:
-            postings = _post_staff(rng, admin, start, summary)
-            step(f"postings: {summary.postings} ({summary.new_logins} new logins)")
-            sim = _Simulation(rng, tz, clock, chain, stop, summary, postings, start)
-            sim.run(round(SUMMONS_PER_YEAR * scale), step)
-            clock.set(max(clock.now(), stop))
-            record_event(
-                AUDIT_ACTION,
-                actor=None,
-                after={
-                    "seed": seed,
-                    "scale": scale,
-                    "cases": summary.cases,
-                    "summonses": summary.summonses,
-                },
-            )
+    begin = datetime(start.year, start.month, start.day, 8, tzinfo=tz)
+    with simulated_clock(begin) as clock, Batches() as chain:
+        postings = _post_staff(rng, admin, start, summary)
+        step(f"postings: {summary.postings} ({summary.new_logins} new logins)")
+        sim = _Simulation(rng, tz, clock, chain, stop, summary, postings, start)
+        sim.run(round(SUMMONS_PER_YEAR * scale), step)
+        clock.set(max(clock.now(), stop))
+        record_event(
+            AUDIT_ACTION,
+            actor=None,
+            after={
+                "seed": seed,
+                "scale": scale,
+                "cases": summary.cases,
+                "summonses": summary.summonses,
+            },
+        )
     summary.seconds = time.monotonic() - began
     step(
         f"done: {summary.cases} cases, summonses "
@@ -338,6 +337,7 @@ class _Simulation:
             self._push(self.stop - timedelta(minutes=minutes), self._case(busiest))
         done = 0
         while self.heap:
+            self.chain.checkpoint()
             moment, _n, process = heapq.heappop(self.heap)
             if moment > self.stop:
                 continue  # after the end: stays open

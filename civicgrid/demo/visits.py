@@ -30,6 +30,7 @@ from __future__ import annotations
 import importlib
 import random
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -37,8 +38,9 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from civicgrid.core.audit import audit_batch, record_event
+from civicgrid.core.audit import record_event
 from civicgrid.core.models import AuditEvent
+from civicgrid.demo.chunks import Batches, commit_every
 
 __all__ = ["VisitSummary", "demo_visits_loaded", "generate_demo_visits"]
 
@@ -152,12 +154,14 @@ def generate_demo_visits(
     def step(message):
         progress(f"[{time.perf_counter() - started:6.1f}s] {message}")
 
-    with transaction.atomic():
+    # One transaction; behind a serving demo short ones (``demo.chunks``): the bulk rows in
+    # slices, the visits and walks through the actions with a checkpoint between two.
+    with nullcontext() if commit_every() else transaction.atomic():
         summary.rules_made = _ensure_rules()
         plan = _plan(rng, start, end, summary, step)
         problems = _pick_problems(rng, plan, scale)
         _write(plan, summary, step)
-        with audit_batch() as batch:
+        with Batches() as batch:
             _problems(rng, plan, problems, end, summary, batch, step)
             _patrols(rng, end, patrol_weeks, summary, batch, step)
             record_event(
@@ -299,7 +303,7 @@ def _write(plan: _Plan, summary, step) -> None:
             "person_id", "cadence", "period_start"
         )
     )
-    DueVisit.objects.bulk_create(plan.dues, batch_size=2000, ignore_conflicts=True)
+    _in_slices(DueVisit, plan.dues, ignore_conflicts=True)
     for due in plan.dues:
         if (
             due.state == DueVisit.State.DONE
@@ -321,13 +325,20 @@ def _write(plan: _Plan, summary, step) -> None:
     for index, visit in plan.visits:
         due = plan.dues[index]
         visit.due_visit_id = ids.get((due.person_id, due.cadence, due.period_start))
-    Visit.objects.bulk_create([v for _i, v in plan.visits], batch_size=2000)
+    _in_slices(Visit, [v for _i, v in plan.visits])
     summary.due_visits = len(plan.dues)
     summary.visits = len(plan.visits)
     summary.not_found = sum(1 for _i, v in plan.visits if v.outcome == Visit.Outcome.NOT_FOUND)
     summary.done = sum(1 for d in plan.dues if d.state == DueVisit.State.DONE)
     summary.missed = sum(1 for d in plan.dues if d.state == DueVisit.State.MISSED)
     step(f"wrote {summary.due_visits:,} due visits and {summary.visits:,} visits")
+
+
+def _in_slices(model, rows: list, size: int = 2000, **options) -> None:
+    """``bulk_create`` a slice at a time, each in its own transaction (or savepoint)."""
+    for first in range(0, len(rows), size):
+        with transaction.atomic():
+            model.objects.bulk_create(rows[first : first + size], **options)
 
 
 def _pick_problems(rng, plan: _Plan, scale: float) -> list:
@@ -355,6 +366,7 @@ def _problems(rng, plan, candidates, end, summary, batch, step) -> None:
     now = datetime.combine(end, datetime.min.time(), tzinfo=SHANGHAI) + timedelta(hours=8)
     with simulated_clock(now) as clock:
         for person, index, day in candidates:
+            batch.checkpoint()
             code, description = rng.choice(PROBLEMS)
             moment = _moment(rng, day)
             clock.set(moment + timedelta(minutes=5))
@@ -421,6 +433,7 @@ def _patrols(rng, end, weeks, summary, batch, step) -> None:
                         if h.lat is not None
                     ]
                     clock.set(finish + timedelta(minutes=1))
+                    batch.checkpoint()
                     try:
                         with transaction.atomic():
                             do_record_patrol(
