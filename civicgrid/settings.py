@@ -127,6 +127,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "civicgrid.web.navigation.navigation",
+                "civicgrid.demo.status.loading",
             ],
         },
     },

@@ -1,40 +1,44 @@
+import ctypes
+import gc
+import os
+import subprocess
+import sys
+import threading
 import time
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from civicgrid.demo import chunks, status
 from civicgrid.demo.loader import DEMO_LOGINS, DEMO_PASSWORD
+from civicgrid.demo.management.commands.load_demo_extras import EXTRAS
 
-# After the county and its year of cases (full volume, written by the bulk path of
-# demo.bulk_cases), the other ends of the system, in this order (each a load_demo_<name>
-# command that does nothing when its data is already there): visits, special campaigns,
-# co-governance members, department staff on call, disputes, rewards, then the early warning
-# and the reports. name → share of --extras-scale (default 0.2: the visits, campaigns and the
-# rest through their actions, as before).
-EXTRAS = {
-    "visits": 1.0,
-    "campaigns": 1.0,
-    "cogovernance": 1.0,
-    "oncall": 1.0,
-    "mediation": 1.0,
-    "incentives": 1.0,
-    "warning": 1.0,  # the nightly early-warning run over the last weeks (finds the 僵尸车 cluster)
-    "analytics": 1.0,  # a year of daily, weekly and monthly reports (after the signals)
-}
-# Steps whose volume follows --cases-scale instead: the disputes, a county's year of ~56,000
-# at 1.0 like the cases, written by the bulk path of demo.bulk_mediation (decision 45).
-FOLLOW_CASES = {"mediation"}
+# Seconds a transaction of the loading behind the server may stay open (demo.chunks): well
+# under SQLite's 5 s busy timeout, so a visitor's write waits a moment at most.
+COMMIT_EVERY = "0.5"
+
+
+def _give_memory_back() -> None:
+    """Return what the bulk paths held (a year of rows, SQLite's page cache) to the system
+    before serving: the server and the loading subprocess then share the memory limit."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the memory stays with the process
+        pass
 
 
 class Command(BaseCommand):
     help = (
-        "Fetch the browser assets if missing, migrate, load the demo county if needed, "
-        "print the demo logins and serve it."
+        "Fetch the browser assets if missing, migrate, load the demo county, its cases and "
+        "disputes if needed, print the demo logins and serve it while the rest loads behind."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--addrport", default="127.0.0.1:8000")
-        parser.add_argument("--no-serve", action="store_true", help="set up only")
+        parser.add_argument(
+            "--no-serve", action="store_true", help="set everything up, then stop (no server)"
+        )
         parser.add_argument(
             "--cases-scale",
             type=float,
@@ -57,25 +61,82 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         self.stderr.write("database migrated")
         call_command("load_demo")
+        extras = min(0.2, cases_scale) if extras_scale is None else extras_scale
+        skip = []
+        interrupted = status.left_behind()
+        if interrupted:
+            skip = ["--skip", interrupted]
+            self.stderr.write(
+                f"the demo's loading stopped half-way through {interrupted} last time: its "
+                "rows are partly there and it is not loaded again (to start afresh, stop the "
+                "demo and delete the database under the var directory)"
+            )
+            status.clear()
         if cases_scale > 0:
+            # The two bulk paths (decisions 18 and 45) number their rows and audit events
+            # ahead and write in one transaction each: they run before anyone can log in.
             self.stderr.write("generating a year of cases …")
             step = time.monotonic()
             call_command("load_demo_cases", scale=cases_scale)
             self.stderr.write(f"demo cases: {time.monotonic() - step:.0f} s")
-            extras = min(0.2, cases_scale) if extras_scale is None else extras_scale
-            for name, share in EXTRAS.items():
-                step = time.monotonic()
-                self.stderr.write(f"demo {name} …")
-                scale = cases_scale if name in FOLLOW_CASES else extras
-                call_command(f"load_demo_{name}", scale=scale * share)
-                self.stderr.write(f"demo {name}: {time.monotonic() - step:.0f} s")
-        self.stderr.write(f"demo ready in {time.monotonic() - started:.0f} s")
+            step = time.monotonic()
+            self.stderr.write("demo mediation …")
+            call_command("load_demo_mediation", scale=cases_scale)
+            self.stderr.write(f"demo mediation: {time.monotonic() - step:.0f} s")
+        if no_serve or cases_scale <= 0:
+            if cases_scale > 0:
+                call_command("load_demo_extras", scale=extras, skip=skip[1:])
+            self.stderr.write(f"demo ready in {time.monotonic() - started:.0f} s")
+            self._logins(addrport)
+            if not no_serve:
+                self._serve(addrport)
+            return
+        _give_memory_back()
+        # Serve now; the other ends load in a subprocess (its own simulated clocks) in short
+        # transactions (demo.chunks), each step named on every page meanwhile (demo.status).
+        self.stderr.write(
+            f"demo served in {time.monotonic() - started:.0f} s; the visits, campaigns, "
+            "co-governance, on call, rewards, early warning and reports load behind it"
+        )
+        self._logins(addrport)
+        env = dict(os.environ, **{chunks.ENV: COMMIT_EVERY})
+        command = [sys.executable, "-m", "civicgrid", "load_demo_extras", "--status"]
+        # The banner from the first page on (the subprocess takes a moment to start).
+        status.write(EXTRAS[0], 0, len(EXTRAS))
+        loader = subprocess.Popen([*command, "--scale", str(extras), *skip], env=env)
+
+        def when_loaded():
+            code = loader.wait()
+            status.clear()
+            if code == 0:
+                self.stderr.write(f"demo ready in {time.monotonic() - started:.0f} s")
+            else:
+                self.stderr.write(f"the demo's loading behind the server failed (exit {code})")
+            self._start_jobs()
+
+        threading.Thread(target=when_loaded, daemon=True, name="demo-extras").start()
+        try:
+            self._serve(addrport, jobs=False)
+        finally:
+            if loader.poll() is None:
+                loader.terminate()
+                loader.wait(timeout=30)
+
+    def _logins(self, addrport):
         self.stdout.write("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
         for username, _role, _where, _dept, description in DEMO_LOGINS:
             self.stdout.write(f"  {username:<10} {description}")
         self.stdout.write(f"\nOpen http://{addrport}/ (admin: http://{addrport}/admin/)\n")
-        if not no_serve:
-            from civicgrid.cases.scheduler import start_background_jobs
+        self.stdout.flush()
 
-            start_background_jobs()  # tick + send every minute, as cron would in production
-            call_command("runserver", addrport, use_reloader=False)
+    def _start_jobs(self):
+        from civicgrid.cases.scheduler import start_background_jobs
+
+        start_background_jobs()  # tick + send every minute, as cron would in production
+
+    def _serve(self, addrport, *, jobs=True):
+        # The jobs start once the demo is loaded: tick on real time while the loaders move
+        # their simulated clocks through the year would act on cases they are not done with.
+        if jobs:
+            self._start_jobs()
+        call_command("runserver", addrport, use_reloader=False)

@@ -1,0 +1,61 @@
+import time
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from civicgrid.demo import status
+
+# After the county, its cases and its disputes (which ``demo`` loads before it serves), the
+# other ends of the system in this order, each a load_demo_<name> command that does nothing
+# when its data is already there: visits, special campaigns, co-governance members,
+# department staff on call, rewards, then the early warning (it finds the 僵尸车 cluster) and
+# a year of reports, after everything that makes cases.
+EXTRAS = list(status.STEPS)
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the demo's other ends after its cases (visits, campaigns, co-governance, on "
+        "call, rewards, early warning, reports); what `demo` runs behind the server."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--scale",
+            type=float,
+            default=0.2,
+            help="volume of the visits, campaigns, members, summons and rewards (default 0.2)",
+        )
+        parser.add_argument(
+            "--status",
+            action="store_true",
+            dest="say_status",
+            help="say each step in the var directory's demo-loading.json (for the pages' banner)",
+        )
+        parser.add_argument(
+            "--skip",
+            action="append",
+            default=[],
+            choices=EXTRAS,
+            help="a step not to load (repeat for more)",
+        )
+
+    def handle(self, *args, scale, say_status: bool = False, skip=(), **options):
+        if not 0 <= scale <= 1:
+            raise CommandError("--scale must be between 0 and 1")
+        started = time.monotonic()
+        try:
+            for done, name in enumerate(EXTRAS):
+                if name in skip:
+                    self.stderr.write(f"demo {name}: skipped")
+                    continue
+                if say_status:
+                    status.write(name, done, len(EXTRAS))
+                step = time.monotonic()
+                self.stderr.write(f"demo {name} …")
+                call_command(f"load_demo_{name}", scale=scale)
+                self.stderr.write(f"demo {name}: {time.monotonic() - step:.0f} s")
+        finally:
+            if say_status:
+                status.clear()
+        self.stderr.write(f"demo extras: {time.monotonic() - started:.0f} s")
