@@ -75,6 +75,9 @@ LEAGUE_KPIS = (  # the league tables' columns, if kpis defines them (else its fi
 )
 
 
+_LOOK_UP = object()  # "look the summary's mark up" (``_rollup``)
+
+
 @dataclass(frozen=True)
 class Place:
     code: str
@@ -160,14 +163,22 @@ def _late(now: datetime) -> Q:
     return Q(state__in=_LATE_STATES, resolve_deadline__lt=now)
 
 
-def today_numbers(place: Place, now: datetime | None = None) -> dict[str, int]:
+def today_numbers(place: Place, now: datetime | None = None, *, mark=_LOOK_UP) -> dict[str, int]:
     """Intake today and yesterday, open, overdue, closed today, urgent and supervised (open).
 
     Three aggregates, each over the rows it needs: the open cases (their own index), the
     cases reported since yesterday, the cases closed today — never the place's whole history.
-    Overdue is the case list's "overdue" queue (``overdue_cases``).
+    Overdue is the case list's "overdue" queue (``overdue_cases``). For a county or township
+    with a daily summary (``mark`` as for ``kpi_panel``): from the summary as of its last
+    refresh, two queries.
     """
     now = now or timezone.now()
+    summary = _rollup(place, None, mark)
+    if summary is not None:
+        day = timezone.localtime(now).date()
+        numbers = summary.open_numbers(place.code, day)
+        numbers["closed_today"] = summary.closures_by_day(day, day, place.code).get(day, 0)
+        return {key: numbers[key] for key in NUMBERS}
     today = _day_start(timezone.localtime(now).date())
     yesterday = today - timedelta(days=1)
     numbers = (
@@ -194,11 +205,27 @@ def today_numbers(place: Place, now: datetime | None = None) -> dict[str, int]:
     return {key: numbers[key] for key in NUMBERS}
 
 
-def trends(place: Place, now: datetime | None = None, days: int = TREND_DAYS) -> dict:
-    """Daily intake and closures of the last ``days`` days (today included): two queries."""
+def trends(
+    place: Place, now: datetime | None = None, days: int = TREND_DAYS, *, mark=_LOOK_UP
+) -> dict:
+    """Daily intake and closures of the last ``days`` days (today included): two queries.
+
+    For a county or township with a daily summary (``analytics.rollup``, ``mark`` as for
+    ``kpi_panel``), from the summary as of its last refresh (the cases reported, and the
+    cases closed, per local day); else from the cases."""
     now = now or timezone.now()
     today = timezone.localtime(now).date()
     first = today - timedelta(days=days - 1)
+    dates = [first + timedelta(days=i) for i in range(days)]
+    summary = _rollup(place, None, mark)
+    if summary is not None:
+        intake = summary.intake_by_day(first, today, place.code)
+        closed = summary.closures_by_day(first, today, place.code)
+        return {
+            "days": [d.isoformat() for d in dates],
+            "intake": [intake.get(d, 0) for d in dates],
+            "closed": [closed.get(d, 0) for d in dates],
+        }
     since = _day_start(first)
     zone = timezone.get_current_timezone()
     intake = dict(
@@ -217,7 +244,6 @@ def trends(place: Place, now: datetime | None = None, days: int = TREND_DAYS) ->
         .annotate(n=Count("id"))
         .order_by()
     )
-    dates = [first + timedelta(days=i) for i in range(days)]
     # SQLite returns the day as a string, PostgreSQL as a date.
     intake = {str(k): v for k, v in intake.items()}
     closed = {str(k): v for k, v in closed.items()}
@@ -262,12 +288,47 @@ def _units(place: Place, level: str):
     return Region.objects.filter(level=level, code__startswith=place.code).order_by("code")
 
 
-def children(place: Place, now: datetime | None = None) -> list[dict]:
-    """The places one level down with their open, overdue and 30-day intake: two queries."""
+def _counts_from_summary(summary, place: Place, length: int, now: datetime) -> dict[str, dict]:
+    """``_counts_by`` from the daily summary (open and overdue as of its last refresh): the
+    30 days' intake is the summary's whole days after the one 30 days ago, plus that day's
+    cases reported from the instant 30 days ago (from the cases: one day's). Two queries."""
+    since = now - timedelta(days=30)
+    first = timezone.localtime(since).date()
+    counts = {
+        unit: {
+            "unit": unit,
+            "open": row["open"],
+            "overdue": row["overdue"],
+            "intake30": row["intake"],
+        }
+        for unit, row in summary.open_by(place.code, length, first).items()
+    }
+    empty = {"open": 0, "overdue": 0, "intake30": 0}
+    edge = (
+        _cases(place)
+        .filter(created__gte=since, created__lt=_day_start(first + timedelta(days=1)))
+        .values(unit=Substr("region_code", 1, length))
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in edge:
+        counts.setdefault(row["unit"], {**empty, "unit": row["unit"]})["intake30"] += row["n"]
+    return counts
+
+
+def children(place: Place, now: datetime | None = None, *, mark=_LOOK_UP) -> list[dict]:
+    """The places one level down with their open, overdue and 30-day intake: two queries
+    (for a county or township with a daily summary, ``mark`` as for ``kpi_panel``: open and
+    overdue as of the summary's last refresh)."""
     if place.child_level is None:
         return []
     now = now or timezone.now()
-    counts = _counts_by(_cases(place), LEVEL_LENGTH[place.child_level], now)
+    summary = _rollup(place, None, mark)
+    length = LEVEL_LENGTH[place.child_level]
+    if summary is not None:
+        counts = _counts_from_summary(summary, place, length, now)
+    else:
+        counts = _counts_by(_cases(place), length, now)
     empty = {"open": 0, "overdue": 0, "intake30": 0}
     return [
         {"code": code, "name": name, **{k: counts.get(code, empty)[k] for k in empty}}
@@ -426,9 +487,6 @@ def _case_source(code: str) -> bool:
     return getattr(_kpis().KPIS[code], "source", "") == "cases"
 
 
-_LOOK_UP = object()
-
-
 def _rollup(place: Place, case_user, mark=_LOOK_UP):
     """The daily case summary (``analytics.rollup``, brought up to date by every ``tick``)
     if it can answer for this place and person: a county or township, a person who sees
@@ -554,14 +612,26 @@ def leagues(
     summary = _rollup(place, case_user, mark)
 
     def computed(group):
-        """``kpis.compute_by(group, …)`` rows; the case KPIs by township from the summary."""
-        if summary is None or group not in {"county", "town"}:
+        """``kpis.compute_by(group, …)`` rows; the case KPIs by township, village or
+        department from the summary."""
+        if summary is None or group not in {"county", "town", "village", "department"}:
             return kpis.compute_by(
                 group, this_start, now, region_code=place.code, codes=codes, user=case_user
             )
-        from_summary = [c for c in codes if c in summary.ROLLUP_KPIS]
         first, last = _local_days(this_start, now)
-        figures = summary.counters_by(group, first, last, region_code=place.code)
+        if group in {"village", "department"}:
+            from_summary = [c for c in codes if c in summary.UNIT_KPIS]
+            read = summary.village_counters if group == "village" else summary.department_counters
+            figures = read(first, last, region_code=place.code)
+        else:
+            from_summary = [c for c in codes if c in summary.ROLLUP_KPIS]
+            needs_events = any(
+                {kpis.KPIS[c].num, kpis.KPIS[c].den} & set(summary.EVENT_COUNTERS)
+                for c in from_summary
+            )
+            figures = summary.counters_by(
+                group, first, last, region_code=place.code, events=needs_events
+            )
         rest = [c for c in codes if c not in from_summary]
         direct = {
             row["key"]: row

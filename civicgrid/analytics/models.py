@@ -11,7 +11,17 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["CaseDayRollup", "FollowUp", "KpiTarget", "Report", "ReportEntry", "RollupMark"]
+__all__ = [
+    "CaseDayRollup",
+    "DepartmentDayRollup",
+    "EventDayRollup",
+    "FollowUp",
+    "PlaceDayRollup",
+    "KpiTarget",
+    "Report",
+    "ReportEntry",
+    "RollupMark",
+]
 
 
 class KpiTarget(models.Model):
@@ -188,6 +198,19 @@ class CaseDayRollup(models.Model):
     overdue_open = models.IntegerField(
         default=0, help_text=_("Open and past the deadline when the row was computed.")
     )
+    # (``db_default``: the code before these counters can still write its rows.)
+    # Mean handling time: the working hours from acceptance to closure of the closed cases,
+    # summed (exact: the working calendar is applied per case when the row is computed), and
+    # how many cases they are.
+    hours = models.FloatField(default=0.0, db_default=0.0)
+    timed = models.IntegerField(default=0, db_default=0)
+    # The cases' lead dispatches (any time): signed for by the deadline, asked to return.
+    dispatched = models.IntegerField(default=0, db_default=0)
+    signed_on_time = models.IntegerField(default=0, db_default=0)
+    returns = models.IntegerField(default=0, db_default=0)
+    # The cases' verifications (any time), and those that failed.
+    verified = models.IntegerField(default=0, db_default=0)
+    verify_failed = models.IntegerField(default=0, db_default=0)
 
     class Meta:
         verbose_name = _("daily case rollup")
@@ -195,9 +218,152 @@ class CaseDayRollup(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["day", "town_code"], name="analytics_rollup_day_town")
         ]
+        # a place's rows of some days: by the code's prefix
+        indexes = [
+            models.Index(
+                fields=["town_code", "day"],
+                name="analytics_rollup_town_day",
+                opclasses=["varchar_pattern_ops", "int4_ops"],
+            )
+        ]
 
     def __str__(self):
         return f"{self.town_code} day {self.day}: {self.intake}"
+
+
+class EventDayRollup(models.Model):
+    """What happened on one local day in one township, whenever the case was reported: the
+    public reports received (and how many repeat an earlier one: 重复投诉), the cases closed
+    (those closed now, by the day they were closed: the cockpit's trend).
+
+    Maintained by ``analytics.rollup`` with ``CaseDayRollup`` (same refresh, same mark).
+    """
+
+    day = models.IntegerField(_("day"), help_text=_("Local day, days since 1970-01-01."))
+    town_code = models.CharField(_("township code"), max_length=9)
+    reports = models.IntegerField(default=0)
+    repeats = models.IntegerField(default=0)
+    closures = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily event rollup")
+        verbose_name_plural = _("daily event rollups")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "town_code"], name="analytics_events_day_town")
+        ]
+        # a place's rows of some days: by the code's prefix
+        indexes = [
+            models.Index(
+                fields=["town_code", "day"],
+                name="analytics_events_town_day",
+                opclasses=["varchar_pattern_ops", "int4_ops"],
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.town_code} day {self.day}: {self.reports} reports, {self.closures} closed"
+
+
+class DepartmentDayRollup(models.Model):
+    """``CaseDayRollup``'s case and dispatch counters per department: the cases reported on
+    one local day in one township whose active lead is the department, and the department's
+    lead dispatches of them (the cockpit's league of departments). Maintained with
+    ``CaseDayRollup`` (the same days recomputed, the same refresh)."""
+
+    day = models.IntegerField(_("day"), help_text=_("Local day reported, days since 1970-01-01."))
+    town_code = models.CharField(_("township code"), max_length=9)
+    department_code = models.CharField(_("department code"), max_length=32)
+    intake = models.IntegerField(default=0)
+    accepted = models.IntegerField(default=0)
+    due = models.IntegerField(default=0)
+    closed = models.IntegerField(default=0)
+    on_time = models.IntegerField(default=0)
+    closed_late = models.IntegerField(default=0)
+    escalated = models.IntegerField(default=0)
+    evaluated = models.IntegerField(default=0)
+    satisfied = models.IntegerField(default=0)
+    merged = models.IntegerField(default=0)
+    self_closed = models.IntegerField(default=0)
+    hard = models.IntegerField(default=0)
+    hard_closed = models.IntegerField(default=0)
+    overdue_open = models.IntegerField(default=0)
+    dispatched = models.IntegerField(default=0)
+    signed_on_time = models.IntegerField(default=0)
+    returns = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily department rollup")
+        verbose_name_plural = _("daily department rollups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "town_code", "department_code"],
+                name="analytics_dept_day_town_dept",
+            )
+        ]
+        # a place's rows of some days: by the code's prefix
+        indexes = [
+            models.Index(
+                fields=["town_code", "day"],
+                name="analytics_dept_town_day",
+                opclasses=["varchar_pattern_ops", "int4_ops"],
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.department_code} {self.town_code} day {self.day}: {self.intake}"
+
+
+class PlaceDayRollup(models.Model):
+    """Per local day reported and village: ``DepartmentDayRollup``'s counters (the league of
+    a township's villages), and the cases open now — overdue (``cases.selectors.
+    overdue_cases``), urgent, supervised — as of the refresh (the cockpit's numbers and
+    places below). Maintained with ``CaseDayRollup``."""
+
+    day = models.IntegerField(_("day"), help_text=_("Local day reported, days since 1970-01-01."))
+    village_code = models.CharField(_("village code"), max_length=12)
+    intake = models.IntegerField(default=0)
+    accepted = models.IntegerField(default=0)
+    due = models.IntegerField(default=0)
+    closed = models.IntegerField(default=0)
+    on_time = models.IntegerField(default=0)
+    closed_late = models.IntegerField(default=0)
+    escalated = models.IntegerField(default=0)
+    evaluated = models.IntegerField(default=0)
+    satisfied = models.IntegerField(default=0)
+    merged = models.IntegerField(default=0)
+    self_closed = models.IntegerField(default=0)
+    hard = models.IntegerField(default=0)
+    hard_closed = models.IntegerField(default=0)
+    overdue_open = models.IntegerField(default=0)
+    dispatched = models.IntegerField(default=0)
+    signed_on_time = models.IntegerField(default=0)
+    returns = models.IntegerField(default=0)
+    open = models.IntegerField(default=0)
+    late = models.IntegerField(default=0)
+    urgent = models.IntegerField(default=0)
+    supervised = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily place rollup")
+        verbose_name_plural = _("daily place rollups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "village_code"], name="analytics_place_day_village"
+            )
+        ]
+        # a place's rows of all days (its open cases): by the code's prefix, from the index
+        # alone (a county's rows are spread over as many pages of the table as it has rows)
+        indexes = [
+            models.Index(
+                fields=["village_code", "day"],
+                name="analytics_place_village",
+                opclasses=["varchar_pattern_ops", "int4_ops"],
+                include=["intake", "open", "late", "urgent", "supervised"],
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.village_code} day {self.day}: {self.intake}, {self.open} open"
 
 
 class RollupMark(models.Model):

@@ -59,6 +59,8 @@ def test_the_panel_and_leagues_equal_the_direct_computation(cases_world):  # noq
         leagues = cockpit.leagues(leader, place, now)
         assert _league(leagues["places"]) == _direct_league(leader, place, place.child_level, now)
         assert _league(leagues["departments"]) == _direct_league(leader, place, "department", now)
+        assert leagues["places"] and leagues["departments"], code  # (the county: townships;
+        # 梨洲: its villages; both: 派出所, 执法中队 — all from the summary here)
     county = cockpit.access_place(leader, "330281")
     assert _league(cockpit.leagues(leader, county, now)["places"])  # Lizhou has a row
     # The figures as counted by hand in test_kpis / test_rollup.
@@ -160,3 +162,64 @@ def test_the_page_keeps_its_aggregates_until_the_next_tick(cases_world, client, 
     assert _shown(after, "accept_rate") == str(direct["accept_rate"][0]) == str(60.0)
     assert _shown(after, "repeat_rate") == str(direct["repeat_rate"][0])
     assert _shown(after, "repeat_rate") != _shown(page, "repeat_rate")
+
+
+def test_numbers_trends_and_places_below_equal_the_direct_computation(cases_world):  # noqa: F811
+    """The screen's other aggregates from the summary (``mark`` looked up) and from the cases
+    (``mark=None``: no summary) agree, as of the summary's refresh."""
+    from civicgrid.cases.models import Case
+
+    leader = cases_world.p.leader
+    lat, lng = cases_world.point()
+    A.do_report_case(
+        actor=None, channel="resident", description="急", lat=lat, lng=lng, urgent=True
+    )
+    A.do_supervise_case(
+        Case.objects.get(state="in_progress"), actor=leader, level=1, reason="久拖不决"
+    )
+    now = timezone.now()
+    rollup.refresh()
+    for code in ("330281", LIZHOU):
+        place = cockpit.access_place(leader, code)
+        numbers = cockpit.today_numbers(place, now)
+        assert numbers == cockpit.today_numbers(place, now, mark=None), code
+        assert all(numbers[k] for k in ("open", "overdue", "urgent", "supervised", "intake_today"))
+        trend = cockpit.trends(place, now)
+        assert trend == cockpit.trends(place, now, mark=None), code
+        assert sum(trend["intake"]) and sum(trend["closed"]), trend
+        below = cockpit.children(place, now)
+        assert below == cockpit.children(place, now, mark=None), code
+        assert any(row["open"] and row["overdue"] and row["intake30"] for row in below)
+
+
+def test_the_30_days_reported_start_at_the_instant_30_days_ago(cases_world, at):  # noqa: F811
+    """Places below: "reported in 30 days" is from this instant 30 days ago, not from that
+    day's midnight — the summary's whole days plus that day's cases from the instant."""
+    leader = cases_world.p.leader
+    place = cockpit.access_place(leader, LIZHOU)
+    counts = {}
+    for minute in (30, 50):  # 2 March 08:30 / 08:50 30 days before: C1 08:40, C2, C3, C5 08:45
+        now = at(2026, 4, 1, 8, minute)
+        rollup.refresh()
+        below = cockpit.children(place, now)
+        assert below == cockpit.children(place, now, mark=None)
+        counts[minute] = sum(row["intake30"] for row in below)
+    assert counts[50] == counts[30] - 4
+
+
+def test_the_summary_answers_the_cold_screen_in_few_queries(
+    cases_world,  # noqa: F811
+    django_assert_max_num_queries,  # noqa: F811
+):
+    """A cold cockpit (the first request after a tick) reads the summary, not the cases:
+    a fixed number of queries per part, whatever the number of cases."""
+    leader = cases_world.p.leader
+    rollup.refresh()
+    place = cockpit.access_place(leader, "330281")
+    mark = cockpit.tick_mark()
+    with django_assert_max_num_queries(2):  # the open cases' sums, today's closures
+        cockpit.today_numbers(place, mark=mark)
+    with django_assert_max_num_queries(2):  # intake, closures per day
+        cockpit.trends(place, mark=mark)
+    with django_assert_max_num_queries(3):  # the summary's sums, the edge day's cases, names
+        cockpit.children(place, mark=mark)

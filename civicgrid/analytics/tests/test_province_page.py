@@ -33,9 +33,13 @@ def test_the_county_sees_its_row_from_the_rollup(client, cases_world):  # noqa: 
     assert response.status_code == 200
     row = _row(response.content.decode(), "330281")
     # as counted by hand in test_kpis (梨洲): 9 reported; accepted 6 / 9, closed 3 / 6, on
-    # time 2 / 6, overdue 3 / 6, escalated 1 / 6, satisfied 2 / 2, duplicates 1 / 9, closed at
-    # grid or village 1 / 3, hard cases closed 1 / 2
-    values = "66.7 %, 50.0 %, 33.3 %, 50.0 %, 16.7 %, 100.0 %, 11.1 %, 33.3 %, 50.0 %"
+    # time 2 / 6, overdue 3 / 6, reworked 1 / 3, escalated 1 / 6, returned 1 / 4, signed on
+    # time 2 / 4, satisfied 2 / 2, repeats 1 / 8, duplicates 1 / 9, closed at grid or village
+    # 1 / 3, hard cases closed 1 / 2, handling 69.5 h / 3
+    values = (
+        "66.7 %, 50.0 %, 33.3 %, 50.0 %, 33.3 %, 16.7 %, 25.0 %, 50.0 %, 100.0 %, 12.5 %, "
+        "11.1 %, 33.3 %, 50.0 %, 23.2 h"
+    )
     cells = "".join(f"<td>{v}</td>" for v in values.split(", "))
     assert f"<td>余姚市</td><td>9</td>{cells}" in row
     assert "Closure rate" in page or "办结率" in page
