@@ -57,6 +57,7 @@ from civicgrid.core.context import current_request_id
 from civicgrid.core.errors import ActionRefused
 from civicgrid.core.models import AuditEvent
 from civicgrid.core.scoping import can, departments_of, scope_for
+from civicgrid.demo.sqlite_writer import ThreadedWriter
 from civicgrid.people import pii
 from civicgrid.regions import geo
 from civicgrid.regions.models import Grid, Region
@@ -69,6 +70,9 @@ __all__ = ["BulkCaseWriter"]
 # summonses (a new case has none).
 KNOWN_RECEIVERS = {"cogovernance-points", "oncall.cancel_on_close"}
 CHUNK = 5000
+# On SQLite the INSERTs run on a thread of their own (``demo.sqlite_writer``) while the year
+# is simulated; the tests also run without it.
+THREADED_WRITES = True
 
 # The subjects of the actions' notifications (the same msgids: translated by the cases
 # catalogue). Kept apart from gettext's ``_`` so that makemessages does not copy them here.
@@ -164,7 +168,7 @@ _AS_IS = {
 }
 
 
-def _insert(model, objs) -> None:
+def _insert(model, objs, writer: ThreadedWriter | None = None) -> None:
     """``bulk_create`` without its per-value compilation (a third of the run): one
     ``executemany`` of plain INSERTs with the values Django would send. Character, number,
     boolean and key columns go as they are (as Django's ``get_db_prep_save`` leaves them),
@@ -195,6 +199,11 @@ def _insert(model, objs) -> None:
                 for name, adapt in zip(attnames, adapters, strict=True)
             )
         )
+    if writer is not None:  # SQLite: on the writer's thread, with sqlite3's own marks
+        raw_sql = sql.replace("%s", "?")
+        for start in range(0, len(rows), CHUNK):
+            writer.put(raw_sql, rows[start : start + CHUNK])
+        return
     with connection.cursor() as cursor:
         for start in range(0, len(rows), CHUNK):
             cursor.executemany(sql, rows[start : start + CHUNK])
@@ -210,6 +219,9 @@ class BulkCaseWriter:
         if problem:
             raise RuntimeError(f"bulk demo cases: {problem}")
         self.chain = chain
+        self.writer = None
+        if THREADED_WRITES and connection.vendor == "sqlite":
+            self.writer = ThreadedWriter(connection)
         self.calendar = default_calendar()
         self.models = [
             Case,
@@ -1087,21 +1099,31 @@ class BulkCaseWriter:
     def _flush_append_only(self) -> None:
         for model, rows in self.append_only.items():
             if rows:
-                _insert(model, rows)
+                _insert(model, rows, self.writer)
                 rows.clear()
         self.pending = 0
 
+    def abort(self) -> None:
+        """After a failure: stop the writer's thread (call before the rollback)."""
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            writer.abort()
+
     def finish(self) -> None:
         """Write what is still in memory and move the sequences on (call once, at the end)."""
-        _insert(Case, self.cases)  # ``updated`` as the last step set it (no auto_now here)
+        write = self.writer
+        _insert(Case, self.cases, write)  # ``updated`` as the last step set it (no auto_now)
         self._flush_append_only()
         assignments = [a for rows in self.assignments.values() for a in rows]
         assignments.sort(key=lambda a: a.pk)
-        _insert(Assignment, assignments)
-        _insert(Supervision, self.supervisions)
-        _insert(ExtensionRequest, self.extensions)
+        _insert(Assignment, assignments, write)
+        _insert(Supervision, self.supervisions, write)
+        _insert(ExtensionRequest, self.extensions, write)
         new = [c for c in self.counters.values() if getattr(c, "_new", False)]
-        _insert(CaseCodeCounter, sorted(new, key=lambda c: c.pk))
+        _insert(CaseCodeCounter, sorted(new, key=lambda c: c.pk), write)
+        if self.writer is not None:  # every row in before the updates and the sequences
+            writer, self.writer = self.writer, None
+            writer.close()
         old = [c for c in self.counters.values() if not getattr(c, "_new", False)]
         if old:
             CaseCodeCounter.objects.bulk_update(old, ["last"], batch_size=CHUNK)

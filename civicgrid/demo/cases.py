@@ -1130,9 +1130,14 @@ def generate_demo_cases(
                 chain=chain,
                 actions=actions,
             )
-            simulation.run(plans, progress)
-            if simulation.bulk is not None:
-                simulation.bulk.finish()
+            try:
+                simulation.run(plans, progress)
+                if simulation.bulk is not None:
+                    simulation.bulk.finish()
+            except BaseException:
+                if simulation.bulk is not None:
+                    simulation.bulk.abort()
+                raise
         cases = Case.objects.filter(pk__gt=first_id)
         summary.cases = cases.count()
         summary.cluster_cases = sum(1 for p in plans if p.cluster)

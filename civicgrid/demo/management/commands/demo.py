@@ -7,7 +7,7 @@ import threading
 import time
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from civicgrid.demo import chunks, status
 from civicgrid.demo.loader import DEMO_LOGINS, DEMO_PASSWORD
@@ -72,26 +72,21 @@ class Command(BaseCommand):
                 "demo and delete the database under the var directory)"
             )
             status.clear()
+        _give_memory_back()  # the county's loader held its people and places
         if cases_scale > 0:
             # The two bulk paths (decisions 18 and 45) number their rows and audit events
             # ahead and write in one transaction each: they run before anyone can log in.
+            # Each batch of steps runs in a process of its own (its memory is free after).
             self.stderr.write("generating a year of cases …")
-            step = time.monotonic()
-            call_command("load_demo_cases", scale=cases_scale)
-            self.stderr.write(f"demo cases: {time.monotonic() - step:.0f} s")
-            step = time.monotonic()
-            self.stderr.write("demo mediation …")
-            call_command("load_demo_mediation", scale=cases_scale)
-            self.stderr.write(f"demo mediation: {time.monotonic() - step:.0f} s")
+            self._load(["cases", "mediation"], cases_scale)
         if no_serve or cases_scale <= 0:
             if cases_scale > 0:
-                call_command("load_demo_extras", scale=extras, skip=skip[1:])
+                self._load(EXTRAS, extras, skip)
             self.stderr.write(f"demo ready in {time.monotonic() - started:.0f} s")
             self._logins(addrport)
             if not no_serve:
                 self._serve(addrport)
             return
-        _give_memory_back()
         # Serve now; the other ends load in a subprocess (its own simulated clocks) in short
         # transactions (demo.chunks), each step named on every page meanwhile (demo.status).
         self.stderr.write(
@@ -121,6 +116,12 @@ class Command(BaseCommand):
             if loader.poll() is None:
                 loader.terminate()
                 loader.wait(timeout=30)
+
+    def _load(self, steps: list[str], scale: float, more=()) -> None:
+        command = [sys.executable, "-m", "civicgrid", "load_demo_extras", "--steps", *steps]
+        done = subprocess.run([*command, "--scale", str(scale), *more], check=False)
+        if done.returncode != 0:
+            raise CommandError(f"loading the demo's {', '.join(steps)} failed")
 
     def _logins(self, addrport):
         self.stdout.write("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
