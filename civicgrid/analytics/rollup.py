@@ -531,7 +531,8 @@ def refresh(*, full: bool = False) -> dict[str, int]:
     """Bring the rollup up to date: the days whose cases changed since the last refresh (all
     days the first time, or with ``full``). Safe to run concurrently (the mark row is locked).
     Returns ``{"days": recomputed days (-1: all), "rows": rollup rows now}`` (days and rows
-    of ``CaseDayRollup``; ``EventDayRollup`` is refreshed with it)."""
+    of ``CaseDayRollup``; the other tables are refreshed with it), and ``"updated"``: the
+    other days whose overdue counters a deadline passing changed."""
     from civicgrid.cases.models import Case, CaseAction
 
     offset = _offset()
@@ -553,24 +554,29 @@ def refresh(*, full: bool = False) -> dict[str, int]:
         else:
             since = mark.upto - MARGIN
             touched = CaseAction.objects.filter(created__gte=since).values("case_id")
-            fell_due = Case.objects.filter(
-                state__in=_OPEN_DUE,
-                closed_at__isnull=True,
-                resolve_deadline__gte=since,
-                resolve_deadline__lt=started,
-            )
             day = kpis._LocalClock("created", offset, "day")
             days = set()
-            for rows in (
-                Case.objects.filter(Q(pk__in=touched) | Q(created__gte=since)),
-                fell_due,
+            # (two queries: with an OR of the two, PostgreSQL reads the whole table)
+            for changed in (
+                Case.objects.filter(pk__in=touched),
+                Case.objects.filter(created__gte=since),
             ):
-                days.update(rows.values_list(day, flat=True).distinct().order_by())
+                days.update(changed.values_list(day, flat=True).distinct().order_by())
             days = sorted(days)
             for first, last in _runs(days):
                 for model in _DAY_TABLES:
                     model.objects.filter(day__gte=first, day__lte=last).delete()
                 _case_days(_start_of(first, offset), _start_of(last + 1, offset), offset, started)
+            # The open cases whose deadline fell since the last refresh, on the other days:
+            # only their overdue counters change (every row is as of the last refresh).
+            fell_due = Case.objects.annotate(day=day).filter(
+                ~Q(day__in=days),
+                state__in=_OPEN_DUE,
+                closed_at__isnull=True,
+                resolve_deadline__gte=mark.upto,
+                resolve_deadline__lt=started,
+            )
+            updated = _fell_due(fell_due)
             for first, last in _runs(sorted(_touched_event_days(touched, since, offset))):
                 EventDayRollup.objects.filter(day__gte=first, day__lte=last).delete()
                 _event_days(_start_of(first, offset), _start_of(last + 1, offset), offset)
@@ -579,7 +585,52 @@ def refresh(*, full: bool = False) -> dict[str, int]:
         mark.save(update_fields=["upto"])
     global _refreshed_here
     _refreshed_here += 1
-    return {"days": recomputed, "rows": CaseDayRollup.objects.count()}
+    result = {"days": recomputed, "rows": CaseDayRollup.objects.count()}
+    if recomputed >= 0:
+        result["updated"] = updated
+    return result
+
+
+def _fell_due(cases) -> int:
+    """Add ``cases`` (open, their deadline passed since the last refresh, their day not
+    recomputed) to the overdue counters of their rows (``overdue_open``; ``late`` if in
+    ``_LATE_STATES``): one ``UPDATE … FROM`` per table. Returns the days updated."""
+    days = sorted(cases.values_list("day", flat=True).distinct().order_by())
+    if not days:
+        return 0
+    late = Count("id", filter=Q(state__in=_LATE_STATES))
+    deltas = (
+        (CaseDayRollup, cases.values("day", town=Substr("region_code", 1, 9)), {}),
+        (
+            PlaceDayRollup,
+            cases.values("day", village=Substr("region_code", 1, 12)),
+            {"late": late},
+        ),
+        (
+            DepartmentDayRollup,
+            _lead_department(cases).values(
+                "day",
+                town=Substr("region_code", 1, 9),
+                dept=F("lead_row__department__code"),
+            ),
+            {},
+        ),
+    )
+    keys = {"town": "town_code", "village": "village_code", "dept": "department_code"}
+    q = connection.ops.quote_name
+    for model, rows, more in deltas:
+        rows = rows.annotate(overdue_open=Count("id"), **more).order_by()
+        sql, params = rows.query.sql_with_params()
+        table = q(model._meta.db_table)
+        sets = ", ".join(f"{q(c)} = {table}.{q(c)} + d.{q(c)}" for c in ("overdue_open", *more))
+        match = " AND ".join(
+            f"{table}.{q(column)} = d.{q(alias)}"
+            for alias, column in (("day", "day"), *keys.items())
+            if alias in rows.query.values_select or alias in rows.query.annotations
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET {sets} FROM ({sql}) d WHERE {match}", params)
+    return len(days)
 
 
 def _rows(figures: dict, level: str) -> list[dict]:

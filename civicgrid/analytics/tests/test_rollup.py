@@ -108,7 +108,7 @@ def test_the_rollup_table_equals_the_direct_computation(cases_world, at):  # noq
 
 
 def test_a_deadline_passing_is_followed_on_refresh(cases_world, at):  # noqa: F811
-    at(2026, 3, 2, 12)
+    at(2026, 3, 9, 12)  # after the fixture's last step (C4 closed on 9 March, 10:00)
     rollup.refresh(full=True)
     got, expected = _same(*MARCH)
     assert got == expected and got[("330281", "overdue_rate")] == (1, 6)  # C4 closed late
@@ -117,10 +117,15 @@ def test_a_deadline_passing_is_followed_on_refresh(cases_world, at):  # noqa: F8
     got, expected = _same(*MARCH)
     assert got[("330281", "overdue_rate")] == (1, 6)
     assert expected[("330281", "overdue_rate")] == (3, 6)
-    # … which recomputes their day (2 March) and agrees again
-    assert rollup.refresh()["days"] == 1
+    # … which adds them to the overdue counters of their day (2 March) and agrees again
+    result = rollup.refresh()
+    assert (result["days"], result["updated"]) == (0, 1)
     got, expected = _same(*MARCH)
     assert got == expected and got[("330281", "overdue_rate")] == (3, 6)
+    # every table as a rebuild computes it (the villages' and departments' rows too)
+    before = _tables()
+    rollup.refresh(full=True)
+    assert _tables() == before
 
 
 def test_a_case_changing_after_its_day_is_followed_on_refresh(cases_world, at):  # noqa: F811
