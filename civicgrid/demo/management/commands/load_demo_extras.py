@@ -1,3 +1,4 @@
+import gc
 import time
 
 from django.core.management import call_command
@@ -53,6 +54,10 @@ class Command(BaseCommand):
     def handle(self, *args, scale, say_status: bool = False, skip=(), steps=EXTRAS, **options):
         if scale < 0:
             raise CommandError("--scale must not be negative")
+        # The loaders keep a year of rows in memory: the cyclic collector's default (a pass
+        # every 700 new objects) walked them ~7 % of the bulk cases' CPU (26.8 → 25.0 s at
+        # scale 0.3, twice each). A loader process only: the server keeps the defaults.
+        gc.set_threshold(50_000, 20, 100)
         started = time.monotonic()
         said = [name for name in steps if name in status.STEPS]
         try:
