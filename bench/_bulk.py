@@ -299,6 +299,9 @@ def load_province(
         rate = last / (time.perf_counter() - started)
         progress(f"{last:,}/{n:,} cases written ({rate:,.0f}/s)")
     with connection.cursor() as cursor:
+        # this session only: the index sorts in memory (24 GB machine) instead of in runs on
+        # disk; what is built is the same
+        cursor.execute("SET maintenance_work_mem = '1GB'")
         for name, sql in indexes:
             step = time.perf_counter()
             cursor.execute(sql)
