@@ -1,5 +1,3 @@
-import ctypes
-import gc
 import os
 import subprocess
 import sys
@@ -16,16 +14,6 @@ from civicgrid.demo.management.commands.load_demo_extras import EXTRAS
 # Seconds a transaction of the loading behind the server may stay open (demo.chunks): well
 # under SQLite's 5 s busy timeout, so a visitor's write waits a moment at most.
 COMMIT_EVERY = "0.5"
-
-
-def _give_memory_back() -> None:
-    """Return what the bulk paths held (a year of rows, SQLite's page cache) to the system
-    before serving: the server and the loading subprocess then share the memory limit."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the memory stays with the process
-        pass
 
 
 class Command(BaseCommand):
@@ -60,7 +48,6 @@ class Command(BaseCommand):
         call_command("fetch_assets", stdout=self.stderr)
         call_command("migrate", interactive=False, verbosity=0)
         self.stderr.write("database migrated")
-        call_command("load_demo")
         extras = min(0.2, cases_scale) if extras_scale is None else extras_scale
         skip = []
         interrupted = status.left_behind()
@@ -72,13 +59,13 @@ class Command(BaseCommand):
                 "demo and delete the database under the var directory)"
             )
             status.clear()
-        _give_memory_back()  # the county's loader held its people and places
+        # The county, then the two bulk paths (decisions 18 and 45), which number their rows
+        # and audit events ahead and write in one transaction each: before anyone can log
+        # in. Each batch of steps runs in a process of its own (its memory is free after).
         if cases_scale > 0:
-            # The two bulk paths (decisions 18 and 45) number their rows and audit events
-            # ahead and write in one transaction each: they run before anyone can log in.
-            # Each batch of steps runs in a process of its own (its memory is free after).
-            self.stderr.write("generating a year of cases …")
-            self._load(["cases", "mediation"], cases_scale)
+            self._load(["county", "cases", "mediation"], cases_scale)
+        else:
+            self._load(["county"], 0)
         if no_serve or cases_scale <= 0:
             if cases_scale > 0:
                 self._load(EXTRAS, extras, skip)

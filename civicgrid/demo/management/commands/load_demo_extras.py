@@ -12,9 +12,10 @@ from civicgrid.demo import status
 # department staff on call, rewards, then the early warning (it finds the 僵尸车 cluster) and
 # a year of reports, after everything that makes cases.
 EXTRAS = list(status.STEPS)
-# The two bulk paths (the year of cases, the year of disputes), which ``demo`` runs before it
-# serves, in a process of their own too (their memory is the system's again afterwards).
-BULK = ["cases", "mediation"]
+# What ``demo`` loads before it serves — the county (``load_demo``, whole, whatever --scale)
+# and the two bulk paths (the year of cases, the year of disputes) — in a process of its own
+# too, so that their memory is the system's again when the server starts.
+BULK = ["county", "cases", "mediation"]
 
 
 class Command(BaseCommand):
@@ -69,7 +70,10 @@ class Command(BaseCommand):
                     status.write(name, said.index(name), len(said))
                 step = time.monotonic()
                 self.stderr.write(f"demo {name} …")
-                call_command(f"load_demo_{name}", scale=scale)
+                if name == "county":
+                    call_command("load_demo")
+                else:
+                    call_command(f"load_demo_{name}", scale=scale)
                 self.stderr.write(f"demo {name}: {time.monotonic() - step:.0f} s")
         finally:
             if say_status:
