@@ -180,7 +180,34 @@ def main() -> int:
         home = Case.objects.filter(region_code__startswith="330281").count()
         progress(f"at scale ({total:,} cases): timing the pages …")
         scaled = _measure_all(pages, args.repeat, progress)
+        if any("cockpit" in label for label, _user, _url in pages):
+            _check_summary(progress)
     return _report(args, baseline, total, home, scaled)
+
+
+def _check_summary(progress) -> None:
+    """The cockpit's figures from the summary equal those computed from the cases (``mark``
+    None), at scale: numbers, trends, places below, KPI panel, league tables of the county
+    and of 梨洲 (the tests hold them on a small fixture). Raises if any differs."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from civicgrid.analytics import cockpit as C
+
+    leader = get_user_model().objects.get(username="leader")
+    now, mark = timezone.now(), C.tick_mark()
+    for code in ("330281", "330281001"):
+        place = C.access_place(leader, code)
+        for name, compute in (
+            ("numbers", lambda m, p=place: C.today_numbers(p, now, mark=m)),
+            ("trends", lambda m, p=place: C.trends(p, now, mark=m)),
+            ("places below", lambda m, p=place: C.children(p, now, mark=m)),
+            ("KPI panel", lambda m, p=place: C.kpi_panel(leader, p, now, mark=m)),
+            ("league tables", lambda m, p=place: C.leagues(leader, p, now, mark=m)),
+        ):
+            if compute(mark) != compute(None):
+                raise RuntimeError(f"cockpit {code}: {name} from the summary differs")
+    progress("the cockpit's figures from the summary equal those from the cases (county, 梨洲)")
 
 
 def _refresh_summary(progress) -> None:
