@@ -820,7 +820,7 @@ def _cockpit_tables_now(request, place, mark) -> dict:
     arrows = {"up": "↑", "down": "↓", "flat": "→", "": ""}
     met = {True: _("met"), False: _("not met"), None: "—"}
     place_header = str(COCKPIT_CHILD_TITLES.get(place.child_level or "", _("Place")))
-    child_rows = C.children(place, now)
+    child_rows = C.children(place, now, mark=mark)
     return {
         "kpis": {
             "title": _("KPIs this month"),
@@ -861,7 +861,7 @@ def cockpit_view(request):
     mark = C.tick_mark()  # the aggregates are kept from one tick to the next
     # the figures and the time they were computed, kept together: "as of" tells their age
     computed, numbers = C.per_tick(
-        mark, ("numbers-at", place.code), lambda: (now, C.today_numbers(place, now))
+        mark, ("numbers-at", place.code), lambda: (now, C.today_numbers(place, now, mark=mark))
     )
     case_list = reverse("case_list")
     tables = _cockpit_tables(request, place, mark)
@@ -891,7 +891,9 @@ def cockpit_view(request):
         "export_formats": EXPORT_FORMATS,
         "updated": timezone.localtime(computed),
         "cockpit_data": {
-            "trends": C.per_tick(mark, ("trends", place.code), lambda: C.trends(place, now)),
+            "trends": C.per_tick(
+                mark, ("trends", place.code), lambda: C.trends(place, now, mark=mark)
+            ),
             "series": {"intake": _("Reported"), "closed": _("Closed")},
             "map": reverse("cockpit_map"),
             "cases_url": case_list,
