@@ -5,7 +5,8 @@ from datetime import date
 
 import pytest
 from django.apps import apps
-from django.db import models, transaction
+from django.core.management.color import no_style
+from django.db import connection, models, transaction
 
 from civicgrid.core.audit import verify_chain
 from civicgrid.demo import chunks
@@ -23,9 +24,17 @@ class _Rollback(Exception):
     pass
 
 
+def _reset_sequences() -> None:
+    """PostgreSQL's sequences do not go back with a rollback: put them back (SQLite's do)."""
+    models_ = [m for m in apps.get_models() if m._meta.managed and not m._meta.proxy]
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_sql(no_style(), models_):
+            cursor.execute(sql)
+
+
 def _rows() -> dict:
-    """Every row of the apps the loaders write, without keys (ids differ on PostgreSQL, whose
-    sequences a rollback does not move back) — the values and how many of each."""
+    """Every row of the apps the loaders write, without their own keys — the values and how
+    many of each (the audit snapshots name ids: the sequences are put back between runs)."""
     found = {}
     for label in APPS:
         for model in apps.get_app_config(label).get_models():
@@ -71,6 +80,7 @@ def _load(loader, options, monkeypatch, settings, media, *, every) -> tuple[dict
             raise _Rollback
     except _Rollback:
         pass
+    _reset_sequences()
     return rows, sum(commits)
 
 
