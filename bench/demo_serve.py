@@ -157,6 +157,11 @@ def main() -> int:
     parser.add_argument("--keep", default="", help="clone into this directory and keep it")
     parser.add_argument("--cases-scale", default="", help="passed to demo (default: its own)")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument(
+        "--until-served",
+        action="store_true",
+        help="stop once the demo is served and a login went through (no memory figure then)",
+    )
     args = parser.parse_args()
 
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="civicgrid-serve-"))
@@ -213,6 +218,8 @@ def main() -> int:
                                 print(f"served at {marks['served']:.0f} s", flush=True)
                                 if _log_in(base, "lizhou", "civicgrid-demo"):
                                     marks["logged in"] = time.monotonic() - began
+                                if args.until_served:
+                                    break
                     except OSError:
                         pass
                 if "demo ready in" in text:
@@ -250,7 +257,8 @@ def main() -> int:
     for pid, peak in sorted(watch.peak_each.items()):
         print(f"  peak RSS {watch.names.get(pid, pid)}: {peak / mib:.0f} MiB")
     print(f"peak RSS of the demo (server + loader, summed): {watch.peak_sum / mib:.0f} MiB")
-    ok = served <= TARGET_SERVE and watch.peak_sum <= TARGET_MEMORY and "logged in" in marks
+    memory_ok = args.until_served or watch.peak_sum <= TARGET_MEMORY
+    ok = served <= TARGET_SERVE and memory_ok and "logged in" in marks
     print("PASS" if ok else "FAIL", "(serve ≤ 180 s, login while loading, memory ≤ 1 GiB)")
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
