@@ -202,8 +202,8 @@ def main() -> int:
                     if "fetch_assets" in text or "downloading" in text or "migrated" in text:
                         marks["install"] = now
                 for needle, name in (
-                    ("database migrated", "migrated"),
-                    ("demo county loaded", "county"),
+                    ("demo migrate:", "migrated"),
+                    ("demo county:", "county"),
                     ("demo cases:", "cases"),
                     ("demo mediation:", "disputes"),
                 ):

@@ -46,8 +46,6 @@ class Command(BaseCommand):
         started = time.monotonic()
         # htmx, ECharts, Leaflet: pinned npm tarballs, fetched once (a no-op when present)
         call_command("fetch_assets", stdout=self.stderr)
-        call_command("migrate", interactive=False, verbosity=0)
-        self.stderr.write("database migrated")
         extras = min(0.2, cases_scale) if extras_scale is None else extras_scale
         skip = []
         interrupted = status.left_behind()
@@ -59,13 +57,14 @@ class Command(BaseCommand):
                 "demo and delete the database under the var directory)"
             )
             status.clear()
-        # The county, then the two bulk paths (decisions 18 and 45), which number their rows
-        # and audit events ahead and write in one transaction each: before anyone can log
-        # in. Each batch of steps runs in a process of its own (its memory is free after).
+        # Migrate, the county, then the two bulk paths (decisions 18 and 45), which number
+        # their rows and audit events ahead and write in one transaction each: before anyone
+        # can log in. Each batch of steps runs in a process of its own (its memory is free
+        # after).
         if cases_scale > 0:
-            self._load(["county", "cases", "mediation"], cases_scale)
+            self._load(["migrate", "county", "cases", "mediation"], cases_scale)
         else:
-            self._load(["county"], 0)
+            self._load(["migrate", "county"], 0)
         if no_serve or cases_scale <= 0:
             if cases_scale > 0:
                 self._load(EXTRAS, extras, skip)

@@ -12,10 +12,10 @@ from civicgrid.demo import status
 # department staff on call, rewards, then the early warning (it finds the 僵尸车 cluster) and
 # a year of reports, after everything that makes cases.
 EXTRAS = list(status.STEPS)
-# What ``demo`` loads before it serves — the county (``load_demo``, whole, whatever --scale)
-# and the two bulk paths (the year of cases, the year of disputes) — in a process of its own
-# too, so that their memory is the system's again when the server starts.
-BULK = ["county", "cases", "mediation"]
+# What ``demo`` does before it serves — migrate, the county (``load_demo``, whole, whatever
+# --scale) and the two bulk paths (the year of cases, the year of disputes) — in a process of
+# its own too, so that their memory is the system's again when the server starts.
+BULK = ["migrate", "county", "cases", "mediation"]
 
 
 class Command(BaseCommand):
@@ -70,7 +70,9 @@ class Command(BaseCommand):
                     status.write(name, said.index(name), len(said))
                 step = time.monotonic()
                 self.stderr.write(f"demo {name} …")
-                if name == "county":
+                if name == "migrate":  # the migration graph stays in this process
+                    call_command("migrate", interactive=False, verbosity=0)
+                elif name == "county":
                     call_command("load_demo")
                 else:
                     call_command(f"load_demo_{name}", scale=scale)
