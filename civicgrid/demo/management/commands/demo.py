@@ -73,21 +73,30 @@ class Command(BaseCommand):
             if not no_serve:
                 self._serve(addrport)
             return
-        # Serve now; the other ends load in a subprocess (its own simulated clocks) in short
-        # transactions (demo.chunks), each step named on every page meanwhile (demo.status).
+        # Serve now; the other ends load behind, one subprocess a step (their own simulated
+        # clocks; each step's memory free after it: together in one process they reached
+        # ~860 MiB, none alone 500), in short transactions (demo.chunks), each step named on
+        # every page meanwhile (demo.status, written here: this process is the one alive).
         self.stderr.write(
             f"demo served in {time.monotonic() - started:.0f} s; the visits, campaigns, "
             "co-governance, on call, rewards, early warning and reports load behind it"
         )
         self._logins(addrport)
         env = dict(os.environ, **{chunks.ENV: COMMIT_EVERY})
-        command = [sys.executable, "-m", "civicgrid", "load_demo_extras", "--status"]
-        # The banner from the first page on (the subprocess takes a moment to start).
-        status.write(EXTRAS[0], 0, len(EXTRAS))
-        loader = subprocess.Popen([*command, "--scale", str(extras), *skip], env=env)
+        command = [sys.executable, "-m", "civicgrid", "load_demo_extras", "--scale", str(extras)]
+        status.write(EXTRAS[0], 0, len(EXTRAS))  # the banner from the first page on
+        current: list[subprocess.Popen] = []
 
-        def when_loaded():
-            code = loader.wait()
+        def load_behind():
+            code = 0
+            for done, name in enumerate(EXTRAS):
+                if name in skip:
+                    continue
+                status.write(name, done, len(EXTRAS))
+                current[:] = [subprocess.Popen([*command, "--steps", name], env=env)]
+                code = current[0].wait()
+                if code != 0:
+                    break
             status.clear()
             if code == 0:
                 self.stderr.write(f"demo ready in {time.monotonic() - started:.0f} s")
@@ -95,13 +104,14 @@ class Command(BaseCommand):
                 self.stderr.write(f"the demo's loading behind the server failed (exit {code})")
             self._start_jobs()
 
-        threading.Thread(target=when_loaded, daemon=True, name="demo-extras").start()
+        threading.Thread(target=load_behind, daemon=True, name="demo-extras").start()
         try:
             self._serve(addrport, jobs=False)
         finally:
-            if loader.poll() is None:
-                loader.terminate()
-                loader.wait(timeout=30)
+            for loader in current:
+                if loader.poll() is None:
+                    loader.terminate()
+                    loader.wait(timeout=30)
 
     def _load(self, steps: list[str], scale: float, more=()) -> None:
         command = [sys.executable, "-m", "civicgrid", "load_demo_extras", "--steps", *steps]
