@@ -4,7 +4,7 @@ Each loader after the cases (visits, campaigns, co-governance, on call, rewards,
 writes through the actions inside ``transaction.atomic()`` with the audit chain batched
 (``core.audit.audit_batch``). Run before the demo is served, one transaction for the whole
 step is fastest. Run behind a serving demo (``civicgrid demo`` serves once the cases and
-disputes are in, and loads the rest in a subprocess), a transaction of tens of seconds would
+disputes are in, and loads the rest in subprocesses), a transaction of tens of seconds would
 hold SQLite's write lock — and the audit chain's head — that long, and a visitor's login
 (session, last login, audit event) would wait past the 5 s busy timeout and fail. So the
 loaders call ``checkpoint()`` at points where nothing is half done (between two simulated
@@ -12,7 +12,7 @@ steps, between two reports), and when ``CIVICGRID_DEMO_COMMIT_EVERY`` (seconds) 
 transaction is committed there once it is that old, and a new one begun with the chain head
 read again (a visitor's events may have been appended in between).
 
-The rows written are the same either way (``demo/tests/test_chunks.py``); only a step
+The rows written are the same either way (``demo/tests/test_chunked_loaders.py``); only a step
 interrupted half-way leaves a part of its rows behind (its "loaded" mark is written last).
 """
 

@@ -1,10 +1,11 @@
 """How far the demo's loading behind the server has got, for the banner on every page.
 
 ``civicgrid demo`` serves once the county, its cases and its disputes are in and loads the
-rest (visits, campaigns, co-governance, on call, rewards, the early warning, the reports) in a
-subprocess (``load_demo_extras``). That subprocess writes ``demo-loading.json`` in the var
-directory before each step and removes it at the end; the ``loading`` context processor reads
-it (one ``stat`` per page when there is none) so every page says what is still coming. A file
+rest (visits, campaigns, co-governance, on call, rewards, the early warning, the reports)
+behind it, one ``load_demo_extras`` subprocess a step. The serving process writes
+``demo-loading.json`` in the var directory before each step and removes it at the end; the
+``loading`` context processor reads it (one ``stat`` per page when there is none) so every
+page says what is still coming. A file
 left by a process that is gone (the demo stopped half-way) is not shown.
 """
 

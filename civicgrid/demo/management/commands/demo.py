@@ -47,10 +47,9 @@ class Command(BaseCommand):
         # htmx, ECharts, Leaflet: pinned npm tarballs, fetched once (a no-op when present)
         call_command("fetch_assets", stdout=self.stderr)
         extras = min(0.2, cases_scale) if extras_scale is None else extras_scale
-        skip = []
         interrupted = status.left_behind()
+        skip = ["--skip", interrupted] if interrupted else []
         if interrupted:
-            skip = ["--skip", interrupted]
             self.stderr.write(
                 f"the demo's loading stopped half-way through {interrupted} last time: its "
                 "rows are partly there and it is not loaded again (to start afresh, stop the "
@@ -90,7 +89,7 @@ class Command(BaseCommand):
         def load_behind():
             code = 0
             for done, name in enumerate(EXTRAS):
-                if name in skip:
+                if name == interrupted:
                     continue
                 status.write(name, done, len(EXTRAS))
                 current[:] = [subprocess.Popen([*command, "--steps", name], env=env)]

@@ -32,12 +32,6 @@ class Command(BaseCommand):
             help="volume of the visits, campaigns, members, summons and rewards (default 0.2)",
         )
         parser.add_argument(
-            "--status",
-            action="store_true",
-            dest="say_status",
-            help="say each step in the var directory's demo-loading.json (for the pages' banner)",
-        )
-        parser.add_argument(
             "--steps",
             nargs="+",
             default=EXTRAS,
@@ -52,42 +46,35 @@ class Command(BaseCommand):
             help="a step not to load (repeat for more)",
         )
 
-    def handle(self, *args, scale, say_status: bool = False, skip=(), steps=EXTRAS, **options):
+    def handle(self, *args, scale, skip=(), steps=EXTRAS, **options):
         if scale < 0:
             raise CommandError("--scale must not be negative")
         started = time.monotonic()
-        said = [name for name in steps if name in status.STEPS]
-        try:
-            for name in steps:
-                if name in skip:
-                    self.stderr.write(f"demo {name}: skipped")
-                    continue
-                if say_status and name in status.STEPS:
-                    status.write(name, said.index(name), len(said))
-                step = time.monotonic()
-                self.stderr.write(f"demo {name} …")
-                if name == "migrate":  # the migration graph stays in this process
-                    call_command("migrate", interactive=False, verbosity=0)
-                elif name == "county":
-                    call_command("load_demo")
-                elif name in ("cases", "mediation"):
-                    # The bulk paths hold a year of rows: the cyclic collector's default (a
-                    # pass every 700 new objects) walked them for ~7 % of the cases' CPU
-                    # (26.8 → 25.0 s at scale 0.3, twice each). Rarer passes for these two
-                    # only: elsewhere garbage in cycles would pile up (the extras reached
-                    # ~950 MiB with them).
-                    defaults = gc.get_threshold()
-                    gc.set_threshold(50_000, 20, 100)
-                    try:
-                        call_command(f"load_demo_{name}", scale=scale)
-                    finally:
-                        gc.set_threshold(*defaults)
-                        gc.collect()
-                else:
+        for name in steps:
+            if name in skip:
+                self.stderr.write(f"demo {name}: skipped")
+                continue
+            step = time.monotonic()
+            self.stderr.write(f"demo {name} …")
+            if name == "migrate":  # the migration graph stays in this process
+                call_command("migrate", interactive=False, verbosity=0)
+            elif name == "county":
+                call_command("load_demo")
+            elif name in ("cases", "mediation"):
+                # The bulk paths hold a year of rows: the cyclic collector's default (a
+                # pass every 700 new objects) walked them for ~7 % of the cases' CPU
+                # (26.8 → 25.0 s at scale 0.3, twice each). Rarer passes for these two
+                # only: elsewhere garbage in cycles would pile up (the extras reached
+                # ~950 MiB with them).
+                defaults = gc.get_threshold()
+                gc.set_threshold(50_000, 20, 100)
+                try:
                     call_command(f"load_demo_{name}", scale=scale)
-                self.stderr.write(f"demo {name}: {time.monotonic() - step:.0f} s")
-        finally:
-            if say_status:
-                status.clear()
+                finally:
+                    gc.set_threshold(*defaults)
+                    gc.collect()
+            else:
+                call_command(f"load_demo_{name}", scale=scale)
+            self.stderr.write(f"demo {name}: {time.monotonic() - step:.0f} s")
         if steps == EXTRAS:
             self.stderr.write(f"demo extras: {time.monotonic() - started:.0f} s")
