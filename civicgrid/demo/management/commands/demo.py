@@ -6,8 +6,9 @@ import time
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
-from civicgrid.demo import chunks, status
+from civicgrid.demo import chunks, side_by_side, status
 from civicgrid.demo.loader import DEMO_LOGINS, DEMO_PASSWORD
 from civicgrid.demo.management.commands.load_demo_extras import EXTRAS
 
@@ -58,12 +59,11 @@ class Command(BaseCommand):
             status.clear()
         # Migrate, the county, then the two bulk paths (decisions 18 and 45), which number
         # their rows and audit events ahead and write in one transaction each: before anyone
-        # can log in. Each batch of steps runs in a process of its own (its memory is free
-        # after).
+        # can log in. Each runs in a process of its own (its memory is free after), the two
+        # bulk paths at once where they can (_load_year).
+        self._load(["migrate", "county"], max(cases_scale, 0))
         if cases_scale > 0:
-            self._load(["migrate", "county", "cases", "mediation"], cases_scale)
-        else:
-            self._load(["migrate", "county"], 0)
+            self._load_year(cases_scale)
         if no_serve or cases_scale <= 0:
             if cases_scale > 0:
                 self._load(EXTRAS, extras, skip)
@@ -111,6 +111,20 @@ class Command(BaseCommand):
                 if loader.poll() is None:
                     loader.terminate()
                     loader.wait(timeout=30)
+
+    def _load_year(self, scale: float) -> None:
+        """The year of cases and of disputes: on SQLite's first start at once, the disputes
+        into a copy of the database merged after (demo.side_by_side, decision 53); else one
+        after the other (each does nothing when its rows are there)."""
+        applies, main = side_by_side.applies(), side_by_side.database()
+        connection.close()  # this process only asked; the loaders write
+        if not applies:
+            self._load(["cases", "mediation"], scale)
+            return
+        try:
+            side_by_side.load(main, scale)
+        except RuntimeError as error:
+            raise CommandError(str(error)) from error
 
     def _load(self, steps: list[str], scale: float, more=()) -> None:
         command = [sys.executable, "-m", "civicgrid", "load_demo_extras", "--steps", *steps]

@@ -4,7 +4,7 @@ import time
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from civicgrid.demo import status
+from civicgrid.demo import side_by_side, status
 
 # After the county, its cases and its disputes (which ``demo`` loads before it serves), the
 # other ends of the system in this order, each a load_demo_<name> command that does nothing
@@ -15,7 +15,9 @@ EXTRAS = list(status.STEPS)
 # What ``demo`` does before it serves — migrate, the county (``load_demo``, whole, whatever
 # --scale) and the two bulk paths (the year of cases, the year of disputes) — in a process of
 # its own too, so that their memory is the system's again when the server starts.
-BULK = ["migrate", "county", "cases", "mediation"]
+# "merge": the disputes loaded beside the cases into a copy of the database brought over
+# (demo.side_by_side; ``demo`` runs the two at once on SQLite).
+BULK = ["migrate", "county", "cases", "mediation", "merge"]
 
 
 class Command(BaseCommand):
@@ -60,6 +62,8 @@ class Command(BaseCommand):
                 call_command("migrate", interactive=False, verbosity=0)
             elif name == "county":
                 call_command("load_demo")
+            elif name == "merge":
+                side_by_side.merge(progress=self.stderr.write)
             elif name in ("cases", "mediation"):
                 # The bulk paths hold a year of rows: the cyclic collector's default (a
                 # pass every 700 new objects) walked them for ~7 % of the cases' CPU

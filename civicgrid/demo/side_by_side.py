@@ -1,0 +1,202 @@
+"""The year of disputes loaded beside the year of cases, on the demo's SQLite database.
+
+The two bulk paths (decisions 18 and 45) are Python on one core each, and neither reads what
+the other writes: the disputes need the county, not its cases. One after the other they are
+most of the time before the demo serves. On the demo's first start, with SQLite, ``demo``
+runs them at once on the machine's two cores (decision 53):
+
+1. ``load()`` copies the database, just after the county is loaded, twice: the *base*
+   (kept as it is) and the *side* copy;
+2. the cases load into the database itself and the disputes into the side copy, each in a
+   process of its own, each exactly as when they run alone;
+3. ``merge()`` (in a third process, the two done) brings the disputes over: every table the
+   side run changed, compared with the base, is replaced by the side's version — refused if
+   the cases changed it too — and the side run's audit events are appended to the chain
+   after the cases' events, renumbered and hashed again (``core.audit.audit_batch``: the
+   head read and written once, the count checked), as they would have been numbered and
+   hashed had the disputes loaded after the cases in the same database.
+
+The result is the database the two steps make one after the other (held row for row, audit
+hashes included, by ``demo.tests.test_side_by_side``). The copies are deleted after the
+merge; a first start interrupted half-way makes them again.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from civicgrid.core.audit import audit_batch, event_hash
+from civicgrid.core.models import AuditChainHead, AuditEvent
+
+# Where the copies go: next to the database.
+BASE_SUFFIX = ".demo-base"
+SIDE_SUFFIX = ".demo-disputes"
+# The tables both runs change: the chain, whose merge is the point of this module.
+CHAIN_TABLES = frozenset({AuditEvent._meta.db_table, AuditChainHead._meta.db_table})
+CHUNK = 5_000  # audit events per INSERT while merging
+
+
+def database() -> Path | None:
+    """The default database's file, when it is an SQLite file (else None)."""
+    if connection.vendor != "sqlite":
+        return None
+    name = str(settings.DATABASES["default"]["NAME"])
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
+def paths(main: Path) -> tuple[Path, Path]:
+    """The base and side copies' files of the database ``main``."""
+    return main.with_name(main.name + BASE_SUFFIX), main.with_name(main.name + SIDE_SUFFIX)
+
+
+def applies() -> bool:
+    """SQLite on a file, and neither the cases nor the disputes of the year loaded yet (a
+    later start, or a start after one of them alone, goes step by step: each step does
+    nothing when its rows are there)."""
+    if database() is None:
+        return False
+    from civicgrid.cases.models import Case
+    from civicgrid.mediation.models import Dispute
+
+    return not Case.objects.exists() and not Dispute.objects.exists()
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.unlink(missing_ok=True)
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+def load(main: Path, scale: float, env: dict[str, str] | None = None) -> None:
+    """The year of cases into ``main`` and the year of disputes beside it, then the merge:
+    each in a process of its own (``load_demo_extras --steps cases|mediation|merge``, with
+    ``env``). Raises RuntimeError if one fails."""
+    env = dict(os.environ if env is None else env)
+    base, side = paths(main)
+    _copy(main, base)  # the county loaded, nothing of the year
+    _copy(main, side)
+    command = [sys.executable, "-m", "civicgrid", "load_demo_extras", "--scale", str(scale)]
+    here, beside = (dict(env, DATABASE_URL=f"sqlite:///{path}") for path in (main, side))
+    loaders = [
+        subprocess.Popen([*command, "--steps", "cases"], env=here),
+        subprocess.Popen([*command, "--steps", "mediation"], env=beside),
+    ]
+    try:
+        codes = [loader.wait() for loader in loaders]
+    finally:
+        for loader in loaders:
+            if loader.poll() is None:
+                loader.terminate()
+                loader.wait(timeout=30)
+    if any(codes):
+        raise RuntimeError("loading the demo's cases or disputes failed")
+    if subprocess.run([*command, "--steps", "merge"], env=here, check=False).returncode:
+        raise RuntimeError("merging the demo's disputes failed")
+
+
+def _tables(cursor) -> list[str]:
+    cursor.execute(
+        "SELECT name FROM main.sqlite_master WHERE type = 'table' "
+        "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _differs(cursor, left: str, right: str, table: str) -> bool:
+    """Whether ``left.table`` holds other rows than ``right.table``."""
+    q = connection.ops.quote_name(table)
+    cursor.execute(f"SELECT count(*), max(rowid) FROM {left}.{q}")
+    a = cursor.fetchone()
+    cursor.execute(f"SELECT count(*), max(rowid) FROM {right}.{q}")
+    if a != cursor.fetchone():
+        return True
+    # Same number of rows, each with its own primary key: one direction is enough.
+    cursor.execute(f"SELECT EXISTS (SELECT * FROM {left}.{q} EXCEPT SELECT * FROM {right}.{q})")
+    return bool(cursor.fetchone()[0])
+
+
+def merge(progress=None) -> dict:
+    """Bring the side run's rows into the database (see the module's docstring); returns what
+    was merged: ``{"tables": [...], "events": n}``. Deletes the two copies when done."""
+    say = progress or (lambda message: None)
+    main = database()
+    if main is None:
+        raise RuntimeError("the side-by-side load needs an SQLite file database")
+    base, side = paths(main)
+    for path in (base, side):
+        if not path.exists():
+            raise RuntimeError(f"{path} is missing: load() makes it")
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("ATTACH DATABASE %s AS side", [str(side)])
+        cursor.execute("ATTACH DATABASE %s AS base", [str(base)])
+    try:
+        with connection.cursor() as cursor:
+            changed = [t for t in _tables(cursor) if _differs(cursor, "side", "base", t)]
+            clash = [
+                t for t in changed if t not in CHAIN_TABLES and _differs(cursor, "main", "base", t)
+            ]
+        if clash:
+            raise RuntimeError(
+                "the cases and the disputes both changed " + ", ".join(clash) + ": they "
+                "cannot load side by side"
+            )
+        with transaction.atomic(), connection.cursor() as cursor:
+            tables = [t for t in changed if t not in CHAIN_TABLES]
+            for table in tables:
+                q = connection.ops.quote_name(table)
+                cursor.execute(f"PRAGMA main.table_info({q})")
+                columns = ", ".join(connection.ops.quote_name(r[1]) for r in cursor.fetchall())
+                cursor.execute(f"DELETE FROM main.{q}")
+                cursor.execute(f"INSERT INTO main.{q} ({columns}) SELECT {columns} FROM side.{q}")
+            say(f"  {len(tables)} tables of the disputes merged")
+            events = _append_events(cursor, say)
+        return {"tables": tables, "events": events}
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DETACH DATABASE side")
+            cursor.execute("DETACH DATABASE base")
+        base.unlink(missing_ok=True)
+        side.unlink(missing_ok=True)
+
+
+def _append_events(cursor, say) -> int:
+    """The side run's audit events after the database's newest, renumbered and rehashed."""
+    cursor.execute("SELECT last_id FROM base.core_auditchainhead WHERE id = 1")
+    row = cursor.fetchone()
+    start = row[0] if row else 0
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    events = AuditEvent.objects.raw(
+        f"SELECT * FROM side.{table} WHERE id > %s ORDER BY id", [start]
+    )
+    done, chunk = 0, []
+    with audit_batch() as batch:
+        for event in events.iterator():
+            event.id = batch.last_id + 1
+            event.prev_hash = batch.last_hash
+            event.hash = event_hash(event)
+            batch.last_id, batch.last_hash = event.id, event.hash
+            chunk.append(event)
+            if len(chunk) >= CHUNK:
+                AuditEvent.objects.bulk_create(chunk)
+                done += len(chunk)
+                chunk = []
+                if done % 50_000 == 0:
+                    say(f"  {done:,} audit events of the disputes appended to the chain")
+        AuditEvent.objects.bulk_create(chunk)
+        done += len(chunk)
+    say(f"  {done:,} audit events of the disputes appended to the chain")
+    return done
