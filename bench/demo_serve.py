@@ -16,7 +16,9 @@ demo``, with ``--addrport`` on a free port), then prints, from the start:
 * the peak memory of the demo — the server and its loading subprocess together (the sum of
   their resident sets, sampled every 0.2 s) — and of each alone;
 * the baseline measured in the same run: the install alone, and the ratio of the serving
-  time to the 180 s target.
+  time to the 180 s target;
+* the machine's speed: the CPU time of a plain Python loop (runs on different days differ
+  by 2x on this virtual machine).
 """
 
 from __future__ import annotations
@@ -151,6 +153,16 @@ def _log_in(base: str, username: str, password: str) -> bool:
         return response.status == 200 and not response.url.endswith("/login/")
 
 
+LOOP = 10_000_000
+
+
+def _loop_seconds() -> float:
+    started, total = time.process_time(), 0
+    for i in range(LOOP):
+        total += i
+    return time.process_time() - started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", default=str(Path(__file__).resolve().parent.parent))
@@ -249,9 +261,13 @@ def main() -> int:
     if cpu:
         print(
             f"CPU until served, install included: {cpu['served']:.0f} s (user + system, every "
-            "process; the work is mostly one process at a time, so a quiet machine's wall time "
-            "is about this, less what the bulk paths' writer threads overlap)"
+            "process; the two bulk loaders run at once on SQLite's first start)"
         )
+    print(
+        f"machine: a {LOOP:,}-step Python loop takes {_loop_seconds():.2f} s of CPU (1.59 s "
+        "in session 20, whose figures are in docs/benchmarks.md): the virtual machine's speed "
+        "varies from day to day, compare runs by this"
+    )
     if "ready" in marks:
         print(f"everything loaded after: {marks['ready']:.0f} s")
     for pid, peak in sorted(watch.peak_each.items()):

@@ -108,7 +108,7 @@ _APPEND_ONLY = (
 # Written at the end (later steps change them).
 _KEPT = (Dispute, DisputeMediator, LegalHandoff, JudicialConfirmation, CallLog)
 CHUNK = 20_000  # rows per executemany
-FLUSH_AT = 25_000  # append-only rows held before they are written (100,000 held ~60 MB more)
+FLUSH_AT = 25_000  # append-only rows held before they are written (100,000: ~30 MiB more)
 # SQLite's page cache for the run (KiB, as ``PRAGMA cache_size`` takes it when negative):
 # the audit trail's six indexes are written at random places, and the default 2 MiB cache
 # spills. Set on this connection while the rows are written, restored by ``finish()``.

@@ -73,8 +73,14 @@ def applies() -> bool:
     return not Case.objects.exists() and not Dispute.objects.exists()
 
 
+def _remove(path: Path) -> None:
+    """A database file and its write-ahead log (a stale log must not meet a new copy)."""
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        name.unlink(missing_ok=True)
+
+
 def _copy(source: Path, target: Path) -> None:
-    target.unlink(missing_ok=True)
+    _remove(target)
     src, dst = sqlite3.connect(source), sqlite3.connect(target)
     try:
         src.backup(dst)
@@ -175,14 +181,43 @@ def merge(progress=None) -> dict:
         with connection.cursor() as cursor:
             cursor.execute("DETACH DATABASE side")
             cursor.execute("DETACH DATABASE base")
-        base.unlink(missing_ok=True)
-        side.unlink(missing_ok=True)
+        _remove(base)
+        _remove(side)
 
 
 class _Event:
     """An audit event as ``core.audit.event_hash`` reads it: the columns as Django reads them."""
 
     __slots__ = ("pk", *(f.attname for f in AuditEvent._meta.concrete_fields if f.attname != "id"))
+
+
+_FIELDS = AuditEvent._meta.concrete_fields
+_NAMES = [f.attname for f in _FIELDS]
+_AT = {name: i for i, name in enumerate(_NAMES)}
+_JSON = [f.attname for f in _FIELDS if f.get_internal_type() == "JSONField"]
+
+
+def _chained(values: list, batch) -> list:
+    """One event's row, as read from the side copy, numbered and hashed after the batch's
+    newest; the batch moves on to it."""
+    event = _Event()
+    for name, value in zip(_NAMES, values, strict=True):
+        if name != "id":
+            setattr(event, name, value)
+    # As Django reads them: the UTC time it wrote (Django's connection parses the column's
+    # text to a naive datetime), the JSON text.
+    created = event.created
+    if isinstance(created, str):
+        created = datetime.fromisoformat(created)
+    event.created = created.replace(tzinfo=UTC)
+    for name in _JSON:
+        text = values[_AT[name]]
+        setattr(event, name, None if text is None else json.loads(text))
+    event.pk = values[_AT["id"]] = batch.last_id + 1
+    event.prev_hash = values[_AT["prev_hash"]] = batch.last_hash
+    values[_AT["hash"]] = event_hash(event)
+    batch.last_id, batch.last_hash = event.pk, values[_AT["hash"]]
+    return values
 
 
 def _append_events(cursor, say) -> int:
@@ -194,42 +229,17 @@ def _append_events(cursor, say) -> int:
     cursor.execute("SELECT last_id FROM base.core_auditchainhead WHERE id = 1")
     row = cursor.fetchone()
     start = row[0] if row else 0
-    fields = AuditEvent._meta.concrete_fields
-    names = [f.attname for f in fields]
-    at = {name: i for i, name in enumerate(names)}
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    json_fields = [f.attname for f in fields if f.get_internal_type() == "JSONField"]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in _FIELDS)
     raw = connection.connection
     reader = raw.execute(f"SELECT {columns} FROM side.{table} WHERE id > ? ORDER BY id", [start])
-    insert = f"INSERT INTO main.{table} ({columns}) VALUES ({', '.join('?' * len(fields))})"
+    insert = f"INSERT INTO main.{table} ({columns}) VALUES ({', '.join('?' * len(_FIELDS))})"
     done = 0
     try:
         with audit_batch() as batch:
             while rows := reader.fetchmany(CHUNK):
-                out = []
-                for values in rows:
-                    values = list(values)
-                    event = _Event()
-                    for name, value in zip(names, values, strict=True):
-                        if name != "id":
-                            setattr(event, name, value)
-                    # as Django reads them: the UTC time it wrote (Django's connection parses
-                    # the column's text to a naive datetime), the JSON text
-                    created = event.created
-                    if isinstance(created, str):
-                        created = datetime.fromisoformat(created)
-                    event.created = created.replace(tzinfo=UTC)
-                    for name in json_fields:
-                        text = values[at[name]]
-                        setattr(event, name, None if text is None else json.loads(text))
-                    event.pk = values[at["id"]] = batch.last_id + 1
-                    event.prev_hash = values[at["prev_hash"]] = batch.last_hash
-                    values[at["hash"]] = event_hash(event)
-                    batch.last_id, batch.last_hash = event.pk, values[at["hash"]]
-                    out.append(values)
-                raw.executemany(insert, out)
-                done += len(out)
+                raw.executemany(insert, [_chained(list(values), batch) for values in rows])
+                done += len(rows)
                 if done % 100_000 < CHUNK:
                     say(f"  {done:,} audit events of the disputes appended to the chain")
     finally:
