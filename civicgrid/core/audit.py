@@ -20,6 +20,8 @@ __all__ = [
     "AuditProblem",
     "audit_batch",
     "do_check_audit_chain",
+    "chain_hash",
+    "event_body",
     "event_hash",
     "record_event",
     "snapshot",
@@ -33,23 +35,35 @@ def _canonical(value) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def event_body(event: AuditEvent) -> str:
+    """The canonical JSON of what an event's hash binds between its id and the previous hash:
+    the part that does not depend on where in the chain the event stands."""
+    return _canonical(
+        [
+            event.created.astimezone(datetime.UTC).isoformat(),
+            event.actor_id,
+            event.actor_name,
+            event.action,
+            event.target_type,
+            event.target_id,
+            event.target_repr,
+            event.scope_code,
+            event.before,
+            event.after,
+            event.request_id,
+        ]
+    )[1:-1]
+
+
+def chain_hash(pk: int, body: str, prev_hash: str) -> str:
+    """The hash of the event numbered ``pk`` with ``body`` (``event_body``) after
+    ``prev_hash``: the SHA-256 of the canonical JSON list [pk, *body, prev_hash]."""
+    text = f"[{_canonical(pk)},{body},{_canonical(prev_hash)}]"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def event_hash(event: AuditEvent) -> str:
-    payload = [
-        event.pk,
-        event.created.astimezone(datetime.UTC).isoformat(),
-        event.actor_id,
-        event.actor_name,
-        event.action,
-        event.target_type,
-        event.target_id,
-        event.target_repr,
-        event.scope_code,
-        event.before,
-        event.after,
-        event.request_id,
-        event.prev_hash,
-    ]
-    return hashlib.sha256(_canonical(payload).encode()).hexdigest()
+    return chain_hash(event.pk, event_body(event), event.prev_hash)
 
 
 def _json_safe(value):

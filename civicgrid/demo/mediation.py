@@ -75,6 +75,7 @@ DISPUTES_PER_YEAR = 60_500
 VISITS_PER_YEAR = 3_755
 CALLS_PER_YEAR = 14_000
 AUDIT_ACTION = "demo.mediation"
+REGISTRY_ACTION = "demo.mediators"
 
 # Share of intake per category (人民调解 statistics are dominated by family and neighbours).
 CATEGORY_WEIGHTS = {
@@ -182,6 +183,10 @@ class MediationSummary:
 
 def demo_mediation_loaded() -> bool:
     return AuditEvent.objects.filter(action=AUDIT_ACTION).exists()
+
+
+def demo_registry_loaded() -> bool:
+    return AuditEvent.objects.filter(action=REGISTRY_ACTION).exists()
 
 
 # --------------------------------------------------------------------------- the registry
@@ -720,6 +725,61 @@ def _plans(rng, tz, grids, start: date, days: int, per_year: float):
     return plans
 
 
+def _year(end: date | None, days: int, tz) -> tuple[date, date, datetime, datetime]:
+    end = end or timezone.localdate()
+    start = end - timedelta(days=days)
+    begin = datetime(start.year, start.month, start.day, tzinfo=tz)
+    stop = datetime(end.year, end.month, end.day, tzinfo=tz)
+    return start, end, begin, stop
+
+
+def _admin():
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
+
+
+def generate_demo_registry(
+    *,
+    seed: int = 1,
+    days: int = 365,
+    end: date | None = None,
+    through_actions: bool = False,
+) -> tuple[int, int]:
+    """The mediation organisations and their mediators (staff of the place given the mediator
+    role), at the start of the year, in a transaction of their own; returns (organisations,
+    mediators). A step of its own because the year of cases reads the roles it gives (a
+    grid worker who mediates acts on cases as both): ``demo`` loads it before the two years,
+    which then load side by side (decision 53). ``generate_demo_mediation`` runs it first
+    when it has not run."""
+    if not demo_is_loaded():
+        raise RuntimeError("load the demo county first (civicgrid load_demo)")
+    if demo_registry_loaded():
+        raise RuntimeError("the demo's mediation organisations are already loaded")
+    tz = ZoneInfo(settings.TIME_ZONE)
+    start, end, begin, _stop = _year(end, days, tz)
+    # its own random stream: the year's is the same whether this ran apart or not
+    rng = random.Random(f"registry-{seed}")
+    admin = _admin()
+    with transaction.atomic():
+        with (
+            simulated_clock(begin),
+            audit_batch() as batch,
+            closing(_ThroughActions() if through_actions else BulkMediation(batch)) as api,
+        ):
+            orgs, mediators = _registry(rng, admin, api)
+            api.begin_year()  # the bulk path writes the registry here
+            api.finish()
+            record_event(
+                REGISTRY_ACTION,
+                target_type="demo",
+                target_id=str(seed),
+                target_repr=f"demo mediation registry seed={seed} {start}",
+                after={"organisations": len(orgs), "mediators": mediators},
+            )
+    return len(orgs), mediators
+
+
 def generate_demo_mediation(
     *,
     seed: int = 1,
@@ -729,9 +789,9 @@ def generate_demo_mediation(
     progress: Callable[[str], None] | None = print,
     through_actions: bool = False,
 ) -> MediationSummary:
-    """The registry through the actions, then the year: through the actions one step at a
-    time (``through_actions``, ~20 disputes/s) or through ``demo.bulk_mediation``, which
-    writes the same rows in bulk."""
+    """The registry (``generate_demo_registry``, when not loaded yet), then the year: through
+    the actions one step at a time (``through_actions``, ~20 disputes/s) or through
+    ``demo.bulk_mediation``, which writes the same rows in bulk."""
     if not demo_is_loaded():
         raise RuntimeError("load the demo county first (civicgrid load_demo)")
     if demo_mediation_loaded():
@@ -739,18 +799,17 @@ def generate_demo_mediation(
     if scale <= 0 or days < 1:
         raise ValueError("scale and days must be positive")
     started = time.perf_counter()
+    if not demo_registry_loaded():
+        generate_demo_registry(seed=seed, days=days, end=end, through_actions=through_actions)
     tz = ZoneInfo(settings.TIME_ZONE)
-    end = end or timezone.localdate()
-    start = end - timedelta(days=days)
+    start, end, begin, stop = _year(end, days, tz)
     rng = random.Random(seed)
-    from django.contrib.auth import get_user_model
-
-    admin = get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
+    admin = _admin()
     summary = MediationSummary(seed=seed, scale=scale, start=start, end=end)
     first_id = Dispute.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    orgs = list(MediationOrg.objects.order_by("pk"))
+    summary.orgs, summary.mediators = len(orgs), Mediator.objects.count()
     with transaction.atomic():
-        begin = datetime(start.year, start.month, start.day, tzinfo=tz)
-        stop = datetime(end.year, end.month, end.day, tzinfo=tz)
         with (
             simulated_clock(begin) as clock,
             audit_batch() as batch,
@@ -760,8 +819,6 @@ def generate_demo_mediation(
                 _ThroughActions() if through_actions else BulkMediation(batch, progress=progress)
             ) as api,
         ):
-            orgs, summary.mediators = _registry(rng, admin, api)
-            summary.orgs = len(orgs)
             api.begin_year()
             sim = _Sim(rng, tz, clock, stop, admin, api)
             per_year = DISPUTES_PER_YEAR * scale * len(sim.grids) / TOTAL_GRIDS

@@ -1,24 +1,28 @@
-"""The year of disputes loaded beside the year of cases, on the demo's SQLite database.
+"""The year of cases loaded beside the year of disputes, on the demo's SQLite database.
 
 The two bulk paths (decisions 18 and 45) are Python on one core each, and neither reads what
-the other writes: the disputes need the county, not its cases. One after the other they are
+the other writes: the cases need the county, not its disputes. One after the other they are
 most of the time before the demo serves. On the demo's first start, with SQLite, ``demo``
 runs them at once on the machine's two cores (decision 53):
 
 1. ``load()`` copies the database, just after the county is loaded, twice: the *base*
    (kept as it is) and the *side* copy;
-2. the cases load into the database itself and the disputes into the side copy, each in a
+2. the disputes load into the database itself and the cases into the side copy, each in a
    process of its own, each exactly as when they run alone;
-3. ``merge()`` (in a third process, the two done) brings the disputes over: every table the
-   side run changed, compared with the base, is replaced by the side's version — refused if
-   the cases changed it too — and the side run's audit events are appended to the chain
-   after the cases' events, renumbered and hashed again (``core.audit.audit_batch``: the
-   head read and written once, the count checked), as they would have been numbered and
-   hashed had the disputes loaded after the cases in the same database.
+3. ``merge()``, in a third process started as soon as the cases are done (theirs is the
+   shorter run), first does what needs the side copy alone: which tables the cases changed,
+   and the hashable body of each of their audit events (``core.audit.event_body``, the
+   costly part of a hash). When the disputes are done, it brings the cases over: every table
+   the side run changed, compared with the base, is replaced by the side's version — refused
+   if the disputes changed it too — and the side run's audit events are appended to the
+   chain after the disputes' events, renumbered and hashed again (``chain_hash`` over the
+   bodies; ``core.audit.audit_batch``: the head read and written once, the count checked),
+   as they would have been numbered and hashed had the cases loaded after the disputes in
+   the same database.
 
-The result is the database the two steps make one after the other (held row for row, audit
-hashes included, by ``demo.tests.test_side_by_side``). The copies are deleted after the
-merge; a first start interrupted half-way makes them again.
+The result is the database the two steps make one after the other, disputes first (held row
+for row, audit hashes included, by ``demo.tests.test_side_by_side``). The copies are deleted
+after the merge; a first start interrupted half-way makes them again.
 """
 
 from __future__ import annotations
@@ -28,22 +32,25 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
 
-from civicgrid.core.audit import audit_batch, event_hash
+from civicgrid.core.audit import audit_batch, chain_hash, event_body
 from civicgrid.core.models import AuditChainHead, AuditEvent
 
 # Where the copies go: next to the database.
 BASE_SUFFIX = ".demo-base"
-SIDE_SUFFIX = ".demo-disputes"
+SIDE_SUFFIX = ".demo-cases"
 # The tables both runs change: the chain, whose merge is the point of this module.
 CHAIN_TABLES = frozenset({AuditEvent._meta.db_table, AuditChainHead._meta.db_table})
 CHUNK = 10_000  # audit events per executemany while merging
 CACHE_KIB = 128 * 1024  # SQLite's page cache while merging (the process does nothing else)
+POLL = 0.2  # seconds between looks at the loaders
+GO = b"go\n"  # what load() tells the merge when the disputes are done
 
 
 def database() -> Path | None:
@@ -62,15 +69,17 @@ def paths(main: Path) -> tuple[Path, Path]:
 
 
 def applies() -> bool:
-    """SQLite on a file, and neither the cases nor the disputes of the year loaded yet (a
-    later start, or a start after one of them alone, goes step by step: each step does
-    nothing when its rows are there)."""
+    """SQLite on a file, the disputes' registry loaded (its roles are read by the cases) and
+    neither the cases nor the disputes of the year loaded yet (a later start, or a start
+    after one of them alone, goes step by step: each step does nothing when its rows are
+    there)."""
     if database() is None:
         return False
     from civicgrid.cases.models import Case
+    from civicgrid.demo.mediation import demo_registry_loaded
     from civicgrid.mediation.models import Dispute
 
-    return not Case.objects.exists() and not Dispute.objects.exists()
+    return demo_registry_loaded() and not Case.objects.exists() and not Dispute.objects.exists()
 
 
 def _remove(path: Path) -> None:
@@ -90,30 +99,47 @@ def _copy(source: Path, target: Path) -> None:
 
 
 def load(main: Path, scale: float, env: dict[str, str] | None = None) -> None:
-    """The year of cases into ``main`` and the year of disputes beside it, then the merge:
-    each in a process of its own (``load_demo_extras --steps cases|mediation|merge``, with
-    ``env``). Raises RuntimeError if one fails."""
+    """The year of disputes into ``main`` and the year of cases beside it, then the merge:
+    each in a process of its own (``load_demo_extras --steps mediation|cases|merge``, with
+    ``env``). The merge starts as soon as the cases are done and prepares their audit
+    events while the disputes finish (their run is the longer), then merges when told.
+    Raises RuntimeError if one of them fails."""
     env = dict(os.environ if env is None else env)
     base, side = paths(main)
     _copy(main, base)  # the county loaded, nothing of the year
     _copy(main, side)
     command = [sys.executable, "-m", "civicgrid", "load_demo_extras", "--scale", str(scale)]
     here, beside = (dict(env, DATABASE_URL=f"sqlite:///{path}") for path in (main, side))
-    loaders = [
-        subprocess.Popen([*command, "--steps", "cases"], env=here),
-        subprocess.Popen([*command, "--steps", "mediation"], env=beside),
-    ]
+    disputes = subprocess.Popen([*command, "--steps", "mediation"], env=here)
+    cases = subprocess.Popen([*command, "--steps", "cases"], env=beside)
+    merger: subprocess.Popen | None = None
+    running = [disputes, cases]
     try:
-        codes = [loader.wait() for loader in loaders]
+        while True:
+            if any(p.poll() not in (None, 0) for p in running):
+                raise RuntimeError("loading the demo's cases or disputes failed")
+            if merger is None and cases.poll() == 0:
+                merger = subprocess.Popen(
+                    [*command, "--steps", "merge", "--merge-when-told"],
+                    env=here,
+                    stdin=subprocess.PIPE,
+                )
+                running.append(merger)
+            if disputes.poll() == 0 and merger is not None:
+                break
+            time.sleep(POLL)
+        try:
+            merger.stdin.write(GO)
+            merger.stdin.close()
+        except BrokenPipeError:
+            pass  # it is gone: its exit code says how
+        if merger.wait():
+            raise RuntimeError("merging the demo's cases failed")
     finally:
-        for loader in loaders:
-            if loader.poll() is None:
-                loader.terminate()
-                loader.wait(timeout=30)
-    if any(codes):
-        raise RuntimeError("loading the demo's cases or disputes failed")
-    if subprocess.run([*command, "--steps", "merge"], env=here, check=False).returncode:
-        raise RuntimeError("merging the demo's disputes failed")
+        for process in running:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=30)
 
 
 def _tables(cursor) -> list[str]:
@@ -137,9 +163,13 @@ def _differs(cursor, left: str, right: str, table: str) -> bool:
     return bool(cursor.fetchone()[0])
 
 
-def merge(progress=None) -> dict:
+def merge(progress=None, when_told=None) -> dict:
     """Bring the side run's rows into the database (see the module's docstring); returns what
-    was merged: ``{"tables": [...], "events": n}``. Deletes the two copies when done."""
+    was merged: ``{"tables": [...], "events": n}``. Deletes the two copies when done.
+
+    With ``when_told`` (a callable that returns when the database's own run is done), what
+    needs only the side copy is done first — which tables it changed, the hashable body of
+    each of its audit events — and the rest after ``when_told()`` returns."""
     say = progress or (lambda message: None)
     main = database()
     if main is None:
@@ -158,6 +188,12 @@ def merge(progress=None) -> dict:
     try:
         with connection.cursor() as cursor:
             changed = [t for t in _tables(cursor) if _differs(cursor, "side", "base", t)]
+            start = _head_id(cursor, "base")
+            bodies = _bodies(start)
+        say(f"  {len(bodies):,} audit events of the side run prepared")
+        if when_told is not None:
+            when_told()
+        with connection.cursor() as cursor:
             clash = [
                 t for t in changed if t not in CHAIN_TABLES and _differs(cursor, "main", "base", t)
             ]
@@ -174,8 +210,8 @@ def merge(progress=None) -> dict:
                 columns = ", ".join(connection.ops.quote_name(r[1]) for r in cursor.fetchall())
                 cursor.execute(f"DELETE FROM main.{q}")
                 cursor.execute(f"INSERT INTO main.{q} ({columns}) SELECT {columns} FROM side.{q}")
-            say(f"  {len(tables)} tables of the disputes merged")
-            events = _append_events(cursor, say)
+            say(f"  {len(tables)} tables of the side run merged")
+            events = _append_events(start, bodies, say)
         return {"tables": tables, "events": events}
     finally:
         with connection.cursor() as cursor:
@@ -186,20 +222,28 @@ def merge(progress=None) -> dict:
 
 
 class _Event:
-    """An audit event as ``core.audit.event_hash`` reads it: the columns as Django reads them."""
+    """An audit event as ``core.audit.event_body`` reads it: the columns as Django reads them."""
 
-    __slots__ = ("pk", *(f.attname for f in AuditEvent._meta.concrete_fields if f.attname != "id"))
+    __slots__ = tuple(f.attname for f in AuditEvent._meta.concrete_fields if f.attname != "id")
 
 
 _FIELDS = AuditEvent._meta.concrete_fields
 _NAMES = [f.attname for f in _FIELDS]
 _AT = {name: i for i, name in enumerate(_NAMES)}
 _JSON = [f.attname for f in _FIELDS if f.get_internal_type() == "JSONField"]
+_TABLE = connection.ops.quote_name(AuditEvent._meta.db_table)
+_HEAD = connection.ops.quote_name(AuditChainHead._meta.db_table)
+_COLUMNS = ", ".join(connection.ops.quote_name(f.column) for f in _FIELDS)
 
 
-def _chained(values: list, batch) -> list:
-    """One event's row, as read from the side copy, numbered and hashed after the batch's
-    newest; the batch moves on to it."""
+def _head_id(cursor, schema: str) -> int:
+    cursor.execute(f"SELECT last_id FROM {schema}.{_HEAD} WHERE id = 1")
+    row = cursor.fetchone()
+    return row[0] if row else 0
+
+
+def _body(values) -> str:
+    """``event_body`` of one event's row as the side copy holds it."""
     event = _Event()
     for name, value in zip(_NAMES, values, strict=True):
         if name != "id":
@@ -213,36 +257,56 @@ def _chained(values: list, batch) -> list:
     for name in _JSON:
         text = values[_AT[name]]
         setattr(event, name, None if text is None else json.loads(text))
-    event.pk = values[_AT["id"]] = batch.last_id + 1
-    event.prev_hash = values[_AT["prev_hash"]] = batch.last_hash
-    values[_AT["hash"]] = event_hash(event)
-    batch.last_id, batch.last_hash = event.pk, values[_AT["hash"]]
-    return values
+    return event_body(event)
 
 
-def _append_events(cursor, say) -> int:
-    """The side run's audit events after the database's newest, renumbered and hashed again.
+def _side_events(start: int):
+    """A cursor over the side run's audit events (after ``start``), oldest first."""
+    return connection.connection.execute(
+        f"SELECT {_COLUMNS} FROM side.{_TABLE} WHERE id > ? ORDER BY id", [start]
+    )
+
+
+def _bodies(start: int) -> list[str]:
+    reader = _side_events(start)
+    try:
+        return [_body(values) for values in reader]
+    finally:
+        reader.close()  # else the side database stays locked
+
+
+def _append_events(start: int, bodies: list[str], say) -> int:
+    """The side run's audit events after the database's newest, renumbered and hashed again
+    (``chain_hash`` over the bodies prepared: ``verify_chain``'s view of each).
 
     Rows are read and written as the database holds them (one ``executemany`` a chunk; the
-    ORM's per-value preparation took 150 s for the ~420,000 events of a year of disputes);
-    the hash is ``event_hash`` over the values Django would read (``verify_chain``'s view)."""
-    cursor.execute("SELECT last_id FROM base.core_auditchainhead WHERE id = 1")
-    row = cursor.fetchone()
-    start = row[0] if row else 0
-    table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in _FIELDS)
+    ORM's per-value preparation took 150 s for the ~420,000 events of a year of disputes)."""
     raw = connection.connection
-    reader = raw.execute(f"SELECT {columns} FROM side.{table} WHERE id > ? ORDER BY id", [start])
-    insert = f"INSERT INTO main.{table} ({columns}) VALUES ({', '.join('?' * len(_FIELDS))})"
+    reader = _side_events(start)
+    insert = f"INSERT INTO main.{_TABLE} ({_COLUMNS}) VALUES ({', '.join('?' * len(_FIELDS))})"
+    at_id, at_prev, at_hash = _AT["id"], _AT["prev_hash"], _AT["hash"]
     done = 0
     try:
         with audit_batch() as batch:
+            pk, last = batch.last_id, batch.last_hash
             while rows := reader.fetchmany(CHUNK):
-                raw.executemany(insert, [_chained(list(values), batch) for values in rows])
-                done += len(rows)
+                if done + len(rows) > len(bodies):
+                    raise RuntimeError("the side run's audit events changed while merging")
+                chunk = []
+                for values in rows:
+                    values = list(values)
+                    pk += 1
+                    values[at_id], values[at_prev] = pk, last
+                    last = values[at_hash] = chain_hash(pk, bodies[done], last)
+                    chunk.append(values)
+                    done += 1
+                raw.executemany(insert, chunk)
                 if done % 100_000 < CHUNK:
-                    say(f"  {done:,} audit events of the disputes appended to the chain")
+                    say(f"  {done:,} audit events of the side run appended to the chain")
+            if done != len(bodies):
+                raise RuntimeError("the side run's audit events changed while merging")
+            batch.last_id, batch.last_hash = pk, last
     finally:
-        reader.close()  # else the side database stays locked
-    say(f"  {done:,} audit events of the disputes appended to the chain")
+        reader.close()
+    say(f"  {done:,} audit events of the side run appended to the chain")
     return done

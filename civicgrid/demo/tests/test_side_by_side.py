@@ -1,8 +1,8 @@
 """The disputes loaded beside the cases and merged make the database the two make one after
 the other (``demo.side_by_side``, decision 53).
 
-The session's demo county is copied to two SQLite files. One gets the year of cases, then the
-year of disputes, in one process (``load_demo_extras --steps cases mediation``); the other
+The session's demo county is copied to two SQLite files. One gets the year of disputes, then the
+year of cases, in one process (``load_demo_extras --steps mediation cases``); the other
 gets them side by side (``side_by_side.load``: two processes, two databases, the merge). Every
 table of the two files is then compared row by row, primary keys included. What differs
 between any two runs of the cases, and so is compared without it: the sealed personal data
@@ -48,7 +48,8 @@ def _env(tmp_path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def county(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The session's demo county in an SQLite file (copied outside any test's transaction)."""
+    """The session's demo county in an SQLite file (copied outside any test's transaction),
+    with the disputes' registry."""
     path = tmp_path_factory.mktemp("county") / "county.sqlite3"
     with django_db_blocker.unblock():
         connection.ensure_connection()
@@ -57,6 +58,14 @@ def county(django_db_setup, django_db_blocker, tmp_path_factory):
             connection.connection.backup(target)
         finally:
             target.close()
+    # the disputes' registry, which demo loads before the two years (the cases read its roles)
+    env = _env(path.parent)
+    subprocess.run(
+        [sys.executable, "-m", "civicgrid", "load_demo_extras", "--steps", "mediators"],
+        env=dict(env, DATABASE_URL=f"sqlite:///{path}"),
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
@@ -101,7 +110,7 @@ def test_side_by_side_makes_the_rows_of_one_after_the_other(county, tmp_path):
     env = _env(tmp_path)
     subprocess.run(
         [sys.executable, "-m", "civicgrid", "load_demo_extras", "--scale", SCALE]
-        + ["--steps", "cases", "mediation"],
+        + ["--steps", "mediation", "cases"],
         env=dict(env, DATABASE_URL=f"sqlite:///{one_by_one}"),
         check=True,
         capture_output=True,
@@ -117,7 +126,7 @@ def test_side_by_side_makes_the_rows_of_one_after_the_other(county, tmp_path):
     different = [table for table in sorted(expected) if expected[table] != got[table]]
     assert different == []
     # the copies are gone, the merged chain is whole
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith((".demo-base", ".demo-disputes"))]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith((".demo-base", ".demo-cases"))]
     check = subprocess.run(
         [sys.executable, "-m", "civicgrid", "verify_audit"],
         env=dict(env, DATABASE_URL=f"sqlite:///{side}"),

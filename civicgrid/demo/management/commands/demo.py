@@ -61,7 +61,9 @@ class Command(BaseCommand):
         # their rows and audit events ahead and write in one transaction each: before anyone
         # can log in. Each runs in a process of its own (its memory is free after), the two
         # bulk paths at once where they can (_load_year).
-        self._load(["migrate", "county"], max(cases_scale, 0))
+        # (the disputes' registry too: the cases read the mediator roles it gives)
+        first = ["migrate", "county", *(["mediators"] if cases_scale > 0 else [])]
+        self._load(first, max(cases_scale, 0))
         if cases_scale > 0:
             self._load_year(cases_scale)
         if no_serve or cases_scale <= 0:
@@ -113,13 +115,13 @@ class Command(BaseCommand):
                     loader.wait(timeout=30)
 
     def _load_year(self, scale: float) -> None:
-        """The year of cases and of disputes: on SQLite's first start at once, the disputes
-        into a copy of the database merged after (demo.side_by_side, decision 53); else one
-        after the other (each does nothing when its rows are there)."""
+        """The year of disputes and of cases: on SQLite's first start at once, the cases into
+        a copy of the database merged after (demo.side_by_side, decision 53); else one after
+        the other (each does nothing when its rows are there)."""
         applies, main = side_by_side.applies(), side_by_side.database()
         connection.close()  # this process only asked; the loaders write
         if not applies:
-            self._load(["cases", "mediation"], scale)
+            self._load(["mediation", "cases"], scale)
             return
         try:
             side_by_side.load(main, scale)

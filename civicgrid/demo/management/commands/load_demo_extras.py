@@ -1,10 +1,14 @@
+import argparse
 import gc
+import sys
 import time
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from civicgrid.demo import side_by_side, status
+from civicgrid.demo.mediation import demo_registry_loaded, generate_demo_registry
 
 # After the county, its cases and its disputes (which ``demo`` loads before it serves), the
 # other ends of the system in this order, each a load_demo_<name> command that does nothing
@@ -13,11 +17,12 @@ from civicgrid.demo import side_by_side, status
 # a year of reports, after everything that makes cases.
 EXTRAS = list(status.STEPS)
 # What ``demo`` does before it serves — migrate, the county (``load_demo``, whole, whatever
-# --scale) and the two bulk paths (the year of cases, the year of disputes) — in a process of
+# --scale) and the two bulk paths (the year of disputes, the year of cases) — in a process of
 # its own too, so that their memory is the system's again when the server starts.
-# "merge": the disputes loaded beside the cases into a copy of the database brought over
+# "merge": the cases loaded beside the disputes into a copy of the database brought over
 # (demo.side_by_side; ``demo`` runs the two at once on SQLite).
-BULK = ["migrate", "county", "cases", "mediation", "merge"]
+# "mediators": the disputes' registry (organisations, mediators), whose roles the cases read.
+BULK = ["migrate", "county", "mediators", "mediation", "cases", "merge"]
 
 
 class Command(BaseCommand):
@@ -47,8 +52,13 @@ class Command(BaseCommand):
             choices=EXTRAS,
             help="a step not to load (repeat for more)",
         )
+        parser.add_argument(
+            "--merge-when-told",
+            action="store_true",
+            help=argparse.SUPPRESS,  # demo.side_by_side.load: prepare, merge on "go" (stdin)
+        )
 
-    def handle(self, *args, scale, skip=(), steps=EXTRAS, **options):
+    def handle(self, *args, scale, skip=(), steps=EXTRAS, merge_when_told=False, **options):
         if scale < 0:
             raise CommandError("--scale must not be negative")
         started = time.monotonic()
@@ -62,8 +72,16 @@ class Command(BaseCommand):
                 call_command("migrate", interactive=False, verbosity=0)
             elif name == "county":
                 call_command("load_demo")
+            elif name == "mediators":
+                if not demo_registry_loaded():
+                    orgs, mediators = generate_demo_registry(seed=settings.DEMO_SEED)
+                    self.stderr.write(f"{orgs} organisations, {mediators} mediators")
             elif name == "merge":
-                side_by_side.merge(progress=self.stderr.write)
+                told = self._told if merge_when_told else None
+                try:
+                    side_by_side.merge(progress=self.stderr.write, when_told=told)
+                except RuntimeError as error:
+                    raise CommandError(str(error)) from error
             elif name in ("cases", "mediation"):
                 # The bulk paths hold a year of rows: the cyclic collector's default (a
                 # pass every 700 new objects) walked them for ~7 % of the cases' CPU
@@ -82,3 +100,9 @@ class Command(BaseCommand):
             self.stderr.write(f"demo {name}: {time.monotonic() - step:.0f} s")
         if steps == EXTRAS:
             self.stderr.write(f"demo extras: {time.monotonic() - started:.0f} s")
+
+    @staticmethod
+    def _told() -> None:
+        """Wait for ``side_by_side.load`` to say the database's own run is done."""
+        if sys.stdin.buffer.readline() != side_by_side.GO:
+            raise CommandError("the merge was not told to go: the other run failed")
