@@ -7,8 +7,9 @@ Usage::
     .venv/bin/python bench/demo_serve.py [--repo .] [--keep DIR] [--cases-scale 1.0]
 
 Clones the repository's HEAD into a temporary directory and runs the README's first command
-there verbatim (``python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/civicgrid
-demo``, with ``--addrport`` on a free port), then prints, from the start:
+there verbatim (read from the clone's README: ``python3 -m venv .venv && .venv/bin/pip
+install --no-compile -e . && .venv/bin/civicgrid demo``, with ``--addrport`` on a free port),
+then prints, from the start:
 
 * when the install finished, when the demo first answered its login page, when a demo login
   (a write: session, last login) went through, and when the loading behind the server ended
@@ -40,6 +41,14 @@ from pathlib import Path
 
 TARGET_SERVE = 180.0
 TARGET_MEMORY = 1024 * 1024 * 1024  # 1 GiB
+
+
+def readme_command(repo: Path) -> str:
+    """The README's demo command: the first indented line that ends with ``civicgrid demo``."""
+    for line in (repo / "README.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("    ") and line.rstrip().endswith("civicgrid demo"):
+            return line.strip()
+    raise SystemExit("README.md: no demo command (an indented line ending in 'civicgrid demo')")
 
 
 def _free_port() -> int:
@@ -184,10 +193,7 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     subprocess.run(["git", "clone", "-q", args.repo, str(workdir)], check=True)
     extra = f" --cases-scale {args.cases_scale}" if args.cases_scale else ""
-    command = (
-        "python3 -m venv .venv && .venv/bin/pip install -e . && "
-        f".venv/bin/civicgrid demo --addrport 127.0.0.1:{port}{extra}"
-    )
+    command = f"{readme_command(workdir)} --addrport 127.0.0.1:{port}{extra}"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CIVICGRID_VAR_DIR")}
     env["PYTHONUNBUFFERED"] = "1"
     log_path = workdir.parent / f"{workdir.name}.log"

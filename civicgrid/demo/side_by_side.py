@@ -189,7 +189,7 @@ def merge(progress=None, when_told=None) -> dict:
         with connection.cursor() as cursor:
             changed = [t for t in _tables(cursor) if _differs(cursor, "side", "base", t)]
             start = _head_id(cursor, "base")
-            bodies = _bodies(start)
+            bodies = _bodies(side, start)
         say(f"  {len(bodies):,} audit events of the side run prepared")
         if when_told is not None:
             when_told()
@@ -211,7 +211,7 @@ def merge(progress=None, when_told=None) -> dict:
                 cursor.execute(f"DELETE FROM main.{q}")
                 cursor.execute(f"INSERT INTO main.{q} ({columns}) SELECT {columns} FROM side.{q}")
             say(f"  {len(tables)} tables of the side run merged")
-            events = _append_events(start, bodies, say)
+            events = _append_events(side, start, bodies, say)
         return {"tables": tables, "events": events}
     finally:
         with connection.cursor() as cursor:
@@ -260,36 +260,39 @@ def _body(values) -> str:
     return event_body(event)
 
 
-def _side_events(start: int):
-    """A cursor over the side run's audit events (after ``start``), oldest first."""
-    return connection.connection.execute(
-        f"SELECT {_COLUMNS} FROM side.{_TABLE} WHERE id > ? ORDER BY id", [start]
+def _side_events(side: Path, start: int) -> tuple[sqlite3.Connection, sqlite3.Cursor]:
+    """A connection to the side copy whose ``execute`` gives the side run's audit events
+    (after ``start``), oldest first, as the file holds them: a plain one, without the
+    converters of Django's (times stay the text written, copied as they are)."""
+    reader = sqlite3.connect(side)
+    return reader, reader.execute(
+        f"SELECT {_COLUMNS} FROM {_TABLE} WHERE id > ? ORDER BY id", [start]
     )
 
 
-def _bodies(start: int) -> list[str]:
-    reader = _side_events(start)
+def _bodies(side: Path, start: int) -> list[str]:
+    reader, rows = _side_events(side, start)
     try:
-        return [_body(values) for values in reader]
+        return [_body(values) for values in rows]
     finally:
-        reader.close()  # else the side database stays locked
+        reader.close()
 
 
-def _append_events(start: int, bodies: list[str], say) -> int:
+def _append_events(side: Path, start: int, bodies: list[str], say) -> int:
     """The side run's audit events after the database's newest, renumbered and hashed again
     (``chain_hash`` over the bodies prepared: ``verify_chain``'s view of each).
 
     Rows are read and written as the database holds them (one ``executemany`` a chunk; the
     ORM's per-value preparation took 150 s for the ~420,000 events of a year of disputes)."""
     raw = connection.connection
-    reader = _side_events(start)
+    reader, events = _side_events(side, start)
     insert = f"INSERT INTO main.{_TABLE} ({_COLUMNS}) VALUES ({', '.join('?' * len(_FIELDS))})"
     at_id, at_prev, at_hash = _AT["id"], _AT["prev_hash"], _AT["hash"]
     done = 0
     try:
         with audit_batch() as batch:
             pk, last = batch.last_id, batch.last_hash
-            while rows := reader.fetchmany(CHUNK):
+            while rows := events.fetchmany(CHUNK):
                 if done + len(rows) > len(bodies):
                     raise RuntimeError("the side run's audit events changed while merging")
                 chunk = []
