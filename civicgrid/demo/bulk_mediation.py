@@ -112,7 +112,7 @@ FLUSH_AT = 25_000  # append-only rows held before they are written (100,000: ~30
 # SQLite's page cache for the run (KiB, as ``PRAGMA cache_size`` takes it when negative):
 # the audit trail's six indexes are written at random places, and the default 2 MiB cache
 # spills. Set on this connection while the rows are written, restored by ``finish()``.
-# 16 MiB since the disputes load beside the cases (session 20): the year took no longer
+# 16 MiB since the two years load side by side (session 20): the year took no longer
 # than with 128 MiB (158 vs 166 s, the INSERTs are on the writer thread) and 137 MB less.
 SQLITE_CACHE_KIB = 16 * 1024
 # On SQLite the INSERTs run on a thread of their own (``_Writer``) while the year goes on.

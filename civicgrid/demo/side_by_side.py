@@ -110,24 +110,25 @@ def load(main: Path, scale: float, env: dict[str, str] | None = None) -> None:
     _copy(main, side)
     command = [sys.executable, "-m", "civicgrid", "load_demo_extras", "--scale", str(scale)]
     here, beside = (dict(env, DATABASE_URL=f"sqlite:///{path}") for path in (main, side))
-    disputes = subprocess.Popen([*command, "--steps", "mediation"], env=here)
-    cases = subprocess.Popen([*command, "--steps", "cases"], env=beside)
-    merger: subprocess.Popen | None = None
-    running = [disputes, cases]
+    running = {
+        "disputes": subprocess.Popen([*command, "--steps", "mediation"], env=here),
+        "cases": subprocess.Popen([*command, "--steps", "cases"], env=beside),
+    }
     try:
         while True:
-            if any(p.poll() not in (None, 0) for p in running):
-                raise RuntimeError("loading the demo's cases or disputes failed")
-            if merger is None and cases.poll() == 0:
-                merger = subprocess.Popen(
+            failed = [name for name, p in running.items() if p.poll() not in (None, 0)]
+            if failed:
+                raise RuntimeError(f"loading the demo's {' and '.join(failed)} failed")
+            if "merge" not in running and running["cases"].poll() == 0:
+                running["merge"] = subprocess.Popen(
                     [*command, "--steps", "merge", "--merge-when-told"],
                     env=here,
                     stdin=subprocess.PIPE,
                 )
-                running.append(merger)
-            if disputes.poll() == 0 and merger is not None:
+            if "merge" in running and running["disputes"].poll() == 0:
                 break
             time.sleep(POLL)
+        merger = running["merge"]
         try:
             merger.stdin.write(GO)
             merger.stdin.close()
@@ -136,7 +137,7 @@ def load(main: Path, scale: float, env: dict[str, str] | None = None) -> None:
         if merger.wait():
             raise RuntimeError("merging the demo's cases failed")
     finally:
-        for process in running:
+        for process in running.values():
             if process.poll() is None:
                 process.terminate()
                 process.wait(timeout=30)

@@ -1,5 +1,5 @@
-"""The disputes loaded beside the cases and merged make the database the two make one after
-the other (``demo.side_by_side``, decision 53).
+"""The cases loaded beside the disputes and merged make the database the two make one after
+the other (``demo.side_by_side``, decisions 53 and 54).
 
 The session's demo county is copied to two SQLite files. One gets the year of disputes, then the
 year of cases, in one process (``load_demo_extras --steps mediation cases``); the other
@@ -161,6 +161,32 @@ def test_a_table_both_runs_changed_is_refused(county, tmp_path):
     )
     assert done.returncode != 0
     assert "both changed people_department" in done.stderr
+    assert "Traceback" not in done.stderr
     with sqlite3.connect(main) as db:
         codes = {r[0] for r in db.execute("SELECT code FROM people_department")}
     assert "X1" in codes and "X2" not in codes
+
+
+def test_the_merge_waits_to_be_told_and_leaves_the_database_as_it_was_if_not(county, tmp_path):
+    """``load`` starts the merge before the disputes are done; should they fail, the merge
+    reads the end of its input without "go" and must stop without writing."""
+    main = tmp_path / "main.sqlite3"
+    base, side = side_by_side.paths(main)
+    for copy in (main, base, side):
+        shutil.copy(county, copy)
+    with sqlite3.connect(side) as db:  # the side run changed a table
+        db.execute("UPDATE people_department SET name = name || ' (side)'")
+    done = subprocess.run(
+        [sys.executable, "-m", "civicgrid", "load_demo_extras", "--steps", "merge"]
+        + ["--merge-when-told"],
+        env=dict(_env(tmp_path), DATABASE_URL=f"sqlite:///{main}"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert "not told to go" in done.stderr
+    assert "Traceback" not in done.stderr
+    with sqlite3.connect(main) as db:
+        names = [r[0] for r in db.execute("SELECT name FROM people_department")]
+    assert names and not [name for name in names if name.endswith("(side)")]
