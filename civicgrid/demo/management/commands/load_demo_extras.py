@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from civicgrid.demo import side_by_side, status
+from civicgrid.demo import schema, side_by_side, status
 from civicgrid.demo.mediation import demo_registry_loaded, generate_demo_registry
 
 # After the county, its cases and its disputes (which ``demo`` loads before it serves), the
@@ -69,6 +69,9 @@ class Command(BaseCommand):
             step = time.monotonic()
             self.stderr.write(f"demo {name} …")
             if name == "migrate":  # the migration graph stays in this process
+                # a new SQLite database: the migrated schema's SQL first (decision 56)
+                if schema.load():
+                    self.stderr.write("demo schema: the migrated schema's snapshot")
                 call_command("migrate", interactive=False, verbosity=0)
             elif name == "county":
                 call_command("load_demo")
