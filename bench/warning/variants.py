@@ -1,4 +1,4 @@
-"""Scan statistics compared at the same false-alarm budget (issue 9, session 18).
+"""Scan statistics compared at the same false-alarm budget (issue 9, sessions 18 and 22).
 
 Usage::
 
@@ -22,6 +22,11 @@ budget of one alarm day per 30 days. Variants:
   (conditions on the daily totals like the permutation scan, with the long-history shares);
 * ``ebp_oracle``: against the generator's true expectation (diagnostic: no baseline can do
   better; the day factor is not known to it);
+* ``bayes_cell``, ``bayes_cond``, ``bayes_oracle`` (session 22): the Bayesian scan (Neill, Moore
+  & Cooper 2006) against those expectations -- the log of the likelihood ratio averaged over
+  every cylinder and q in {1.5, 2, 3, 5} (centres by their share of the expectation, as the
+  generator draws them; sizes and windows uniform) instead of the maximum; its cells are the
+  cylinder with the largest share of that average;
 * ``...@20``: the same restricted to k <= 20 nearest cells; ``...:E``: only cylinders expecting
   at least E cases;
 * ``a|b``: two variants with one budget (each statistic as its rank among the calibration null
@@ -51,6 +56,7 @@ from civicgrid.warning.detect.prep import repair_dumps  # noqa: E402
 
 W = 7
 G = 7
+Q = (1.5, 2.0, 3.0, 5.0)  # relative risks the Bayesian scan averages over
 
 
 class Scorer:
@@ -92,9 +98,48 @@ class Scorer:
             s = S._ebp_score(obs, B, lnB, xlogx)
             return S._backlog_guard(s, obs, B, obs_ext, B_ext), B
 
+        def bayes(rows_b, kmax):
+            """Bayesian scan (Neill, Moore & Cooper 2006): the log of the likelihood ratio of
+            "a cluster somewhere" averaged over the cylinders and relative risks under a prior --
+            centre by its share of the expectation (the generator draws centres by rate), size
+            and window uniform, q uniform over Q -- instead of the maximum over them."""
+            rows_b = np.where(mm[T - W - G :, None], 0.0, rows_b)
+            B = cyl.circle_sums(S._window_sums(rows_b[G:]))
+            B_ext = cyl.circle_sums(S._window_sums(rows_b)[:, G : G + W])
+            K = min(kmax, cyl.K)
+            keep = S._backlog_guard(np.full(obs.shape, 10.0), obs, B, obs_ext, B_ext) > 0
+            keep = keep[:, :K] & (cyl.pad[:, :K] < cyl.n_cells)[:, :, None]
+            share = rows_b.sum(axis=0)
+            lp = np.log(np.maximum(share / share.sum(), 1e-300))
+            nk = np.maximum((cyl.pad[:, :K] < cyl.n_cells).sum(axis=1), 1)
+            prior = (lp - np.log(nk))[:, None, None] - np.log(W * len(Q))
+            o, e = obs[:, :K].astype(float), B[:, :K]
+            terms = np.stack([prior + o * np.log(q) - (q - 1.0) * e for q in Q])
+            terms = np.where(keep[None], terms, -np.inf)
+            best = terms.max(axis=0)
+            top = float(best.max())
+            stat = top + float(np.log(np.exp(terms - top).sum()))
+            j = np.unravel_index(int(best.argmax()), best.shape)
+            return stat, set(cyl.cells_of(int(j[0]), int(j[1])))
+
         base = {}
         for v in self.variants:
             kind = v.split("@")[0].split(":")[0]
+            if kind.startswith("bayes_"):
+                kmax = int(v.split("@")[1]) if "@" in v else cyl.K
+                src = kind.split("_", 1)[1]
+                if src == "cell":
+                    bl = cell_baseline(study, self.b.county.township, days=W, rows=W + G, mask=m)
+                elif src == "cond":
+                    bl = cell_baseline(study, self.b.county.township, days=W, rows=W + G, mask=m)
+                    share = bl.sum(axis=0) / bl.sum()
+                    bl = x[T - W - G :].sum(axis=1)[:, None] * share[None, :]
+                elif src == "oracle":
+                    bl = self.oracle(d, W + G)
+                else:
+                    raise ValueError(v)
+                base[v] = bayes(bl, kmax)
+                continue
             if kind in base:
                 continue
             if kind == "stp":
@@ -126,6 +171,9 @@ class Scorer:
             else:
                 raise ValueError(v)
         for v in self.variants:
+            if v.startswith("bayes_"):
+                scores[v] = base[v]
+                continue
             kind = v.split("@")[0].split(":")[0]
             s, e = base[kind]
             if "@" in v:
