@@ -136,11 +136,29 @@ def test_side_by_side_makes_the_rows_of_one_after_the_other(county, tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_a_table_both_runs_changed_is_refused(county, tmp_path):
+@pytest.fixture
+def copies(county, tmp_path):
+    """The county as the merge finds it: the database, the base copy and the side copy, all
+    equal -- each test changes what its runs would have."""
     main = tmp_path / "main.sqlite3"
     base, side = side_by_side.paths(main)
     for copy in (main, base, side):
         shutil.copy(county, copy)
+    return main, side
+
+
+def _merge(main, tmp_path, *extra, **run):
+    return subprocess.run(
+        [sys.executable, "-m", "civicgrid", "load_demo_extras", "--steps", "merge", *extra],
+        env=dict(_env(tmp_path), DATABASE_URL=f"sqlite:///{main}"),
+        capture_output=True,
+        text=True,
+        **run,
+    )
+
+
+def test_a_table_both_runs_changed_is_refused(copies, tmp_path):
+    main, side = copies
     # both "runs" add a department: the merge cannot keep both
     for path, code in ((main, "X1"), (side, "X2")):
         with sqlite3.connect(path) as db:
@@ -153,12 +171,7 @@ def test_a_table_both_runs_changed_is_refused(county, tmp_path):
                 f"INSERT INTO people_department ({', '.join(values)}) VALUES ({marks})",
                 [*values.values()],
             )
-    done = subprocess.run(
-        [sys.executable, "-m", "civicgrid", "load_demo_extras", "--steps", "merge"],
-        env=dict(_env(tmp_path), DATABASE_URL=f"sqlite:///{main}"),
-        capture_output=True,
-        text=True,
-    )
+    done = _merge(main, tmp_path)
     assert done.returncode != 0
     assert "both changed people_department" in done.stderr
     assert "Traceback" not in done.stderr
@@ -167,23 +180,13 @@ def test_a_table_both_runs_changed_is_refused(county, tmp_path):
     assert "X1" in codes and "X2" not in codes
 
 
-def test_the_merge_waits_to_be_told_and_leaves_the_database_as_it_was_if_not(county, tmp_path):
+def test_the_merge_waits_to_be_told_and_leaves_the_database_as_it_was_if_not(copies, tmp_path):
     """``load`` starts the merge before the disputes are done; should they fail, the merge
     reads the end of its input without "go" and must stop without writing."""
-    main = tmp_path / "main.sqlite3"
-    base, side = side_by_side.paths(main)
-    for copy in (main, base, side):
-        shutil.copy(county, copy)
+    main, side = copies
     with sqlite3.connect(side) as db:  # the side run changed a table
         db.execute("UPDATE people_department SET name = name || ' (side)'")
-    done = subprocess.run(
-        [sys.executable, "-m", "civicgrid", "load_demo_extras", "--steps", "merge"]
-        + ["--merge-when-told"],
-        env=dict(_env(tmp_path), DATABASE_URL=f"sqlite:///{main}"),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-    )
+    done = _merge(main, tmp_path, "--merge-when-told", stdin=subprocess.DEVNULL)
     assert done.returncode != 0
     assert "not told to go" in done.stderr
     assert "Traceback" not in done.stderr
