@@ -115,9 +115,10 @@ class Command(BaseCommand):
                     loader.wait(timeout=30)
 
     def _load_year(self, scale: float) -> None:
-        """The year of disputes and of cases: on SQLite's first start at once, the cases into
-        a copy of the database merged after (demo.side_by_side, decision 53); else one after
-        the other (each does nothing when its rows are there)."""
+        """The year of disputes and of cases: on SQLite's first start at once, the disputes
+        into the database and the cases into a copy merged after (demo.side_by_side,
+        decisions 53 and 54); else one after the other (each does nothing when its rows are
+        there)."""
         applies, main = side_by_side.applies(), side_by_side.database()
         connection.close()  # this process only asked; the loaders write
         if not applies:
