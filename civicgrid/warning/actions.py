@@ -32,7 +32,14 @@ from civicgrid.core.audit import record_event, snapshot
 from civicgrid.core.errors import ActionRefused
 from civicgrid.core.scoping import can, scope_for
 from civicgrid.warning import workflow
-from civicgrid.warning.models import Method, Signal, SignalArea, SignalStep, WarningSetting
+from civicgrid.warning.models import (
+    Method,
+    ReportingDay,
+    Signal,
+    SignalArea,
+    SignalStep,
+    WarningSetting,
+)
 
 __all__ = [
     "GROWTH_MIN_CASES",
@@ -529,3 +536,47 @@ def do_configure_warning(category: Category, *, actor, **values) -> WarningSetti
             after=snapshot(setting),
         )
     return setting
+
+
+def _require_county_centre(actor, message: str) -> None:
+    scope = scope_for(actor)
+    if not scope.superuser and not any(len(p) <= 6 for p in scope.prefixes("warning.configure")):
+        raise ActionRefused(message)
+
+
+def do_mark_reporting_day(day: date, *, actor, kind: str, note: str = "") -> ReportingDay:
+    """Mark a day whose report counts the detectors must leave out (the county centre): a
+    publicity or app campaign, an outage of the reporting channels. Days ahead may be marked
+    (a planned campaign); a day is marked once."""
+    _require_county_centre(actor, _("Only the county centre marks reporting disturbances."))
+    errors: dict[str, list[str]] = {}
+    if kind not in ReportingDay.Kind.values:
+        errors["kind"] = [_("Choose one of the kinds offered.")]
+    note = (note or "").strip()
+    if len(note) > 200:
+        errors["note"] = [_("At most 200 characters.")]
+    if not isinstance(day, date):
+        errors["day"] = [_("Enter a date.")]
+    elif ReportingDay.objects.filter(day=day).exists():
+        errors["day"] = [_("This day is already marked.")]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        marked = ReportingDay.objects.create(
+            day=day,
+            kind=kind,
+            note=note,
+            created_by=actor if actor is not None and actor.pk else None,
+            created=timezone.now(),
+        )
+        record_event("warning.mark_day", actor=actor, target=marked, after=snapshot(marked))
+    return marked
+
+
+def do_unmark_reporting_day(marked: ReportingDay, *, actor) -> None:
+    """Take a day's mark back (the county centre); later runs count the day again."""
+    _require_county_centre(actor, _("Only the county centre marks reporting disturbances."))
+    with transaction.atomic():
+        before = snapshot(marked)
+        record_event("warning.unmark_day", actor=actor, target=marked, before=before)
+        marked.delete()

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.warning import workflow
-from civicgrid.warning.models import Method
+from civicgrid.warning.models import Method, ReportingDay
 
 
 class FilterForm(forms.Form):
@@ -91,3 +91,9 @@ class SettingForm(forms.Form):
     replicates = forms.IntegerField(label=_("Monte Carlo replicates"), min_value=99, max_value=9999)
     fast = forms.BooleanField(label=_("fast approximation"), required=False)
     history_days = forms.IntegerField(label=_("history used (days)"), min_value=28, max_value=730)
+
+
+class ReportingDayForm(forms.Form):
+    day = forms.DateField(label=_("day"), widget=forms.DateInput(attrs={"type": "date"}))
+    kind = forms.ChoiceField(label=_("kind"), choices=ReportingDay.Kind.choices)
+    note = forms.CharField(label=_("note"), required=False, max_length=200)

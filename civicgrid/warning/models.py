@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civicgrid.warning import workflow
 
-__all__ = ["Method", "Signal", "SignalArea", "SignalStep", "WarningSetting"]
+__all__ = ["Method", "ReportingDay", "Signal", "SignalArea", "SignalStep", "WarningSetting"]
 
 
 class Method(models.TextChoices):
@@ -210,3 +210,34 @@ class SignalStep(models.Model):
 
     def __str__(self):
         return f"{self.signal_id} {self.action}"
+
+
+class ReportingDay(models.Model):
+    """A day whose report counts say nothing about problems (reference §5.1): a publicity push
+    or an app campaign (reports everywhere rise), or an outage of the reporting channels (they
+    fall). The county centre marks it; every detector of the daily run leaves it out."""
+
+    class Kind(models.TextChoices):
+        PUBLICITY = "publicity", _("Publicity or app campaign (more reports)")
+        OUTAGE = "outage", _("Outage of the reporting channels (fewer reports)")
+        OTHER = "other", _("Other reporting disturbance")
+
+    day = models.DateField(_("day"), unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("marked by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created = models.DateTimeField(_("marked at"))
+
+    class Meta:
+        verbose_name = _("reporting disturbance day")
+        verbose_name_plural = _("reporting disturbance days")
+        ordering = ["-day"]
+
+    def __str__(self):
+        return f"{self.day} {self.get_kind_display()}"

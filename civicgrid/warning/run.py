@@ -30,7 +30,7 @@ import numpy as np
 from civicgrid.cases.models import Category
 from civicgrid.warning.actions import Finding, do_store_findings
 from civicgrid.warning.counts import area_series, build_counts, grid_frame
-from civicgrid.warning.models import Method, WarningSetting
+from civicgrid.warning.models import Method, ReportingDay, WarningSetting
 
 __all__ = ["default_setting", "run_warnings", "settings_by_category"]
 
@@ -101,15 +101,24 @@ def run_warnings(
     counts = build_counts(first, day, frame=frame, category_ids=[s.category_id for s in settings])
     neighbourhoods: dict[tuple[int, float], list] = {}
     holidays = _holidays(counts.dates)
+    # days the county centre marked as reporting disturbances: every detector leaves them out
+    disturbed = set(
+        ReportingDay.objects.filter(day__gte=first, day__lte=day).values_list("day", flat=True)
+    )
     for setting in settings:
         category = setting.category
         full = counts.matrix(category.pk)
         rows = min(setting.history_days, full.shape[0])
         matrix, dates = full[-rows:], counts.dates[-rows:]
+        mask = np.array([d in disturbed for d in dates], dtype=bool) if disturbed else None
+        if mask is not None and not mask.any():
+            mask = None
+        if mask is not None:
+            matrix = np.where(mask[:, None], 0, matrix)
         if not matrix.any():
             continue
         # a township's week of reports entered on one day is spread back over its days
-        matrix = detect.repair_dumps(matrix, towns)[0]
+        matrix = detect.repair_dumps(matrix, towns, mask=mask)[0]
         summary["scanned"] += 1
 
         def safely(name, call, *args, _code=category.code, **kwargs):
@@ -147,13 +156,14 @@ def run_warnings(
                     matrix,
                     nbrs,
                     rng=_rng(day, category.pk, Method.PERMUTATION),
+                    mask=mask,
                     **options,
                 )
                 clusters += [(Method.PERMUTATION, c) for c in found or ()]
             if Method.POISSON in scans:
                 # the per-cell model: a year of each grid's share (shrunk towards its
                 # township) times the weekday-adjusted county level (docs/early-warning.md)
-                expected = detect.cell_baseline(matrix, towns, days=setting.max_days)
+                expected = detect.cell_baseline(matrix, towns, days=setting.max_days, mask=mask)
                 found = safely(
                     "Poisson scan",
                     detect.poisson_scan,
@@ -162,6 +172,7 @@ def run_warnings(
                     nbrs,
                     rng=_rng(day, category.pk, Method.POISSON),
                     baseline_days=detect.CELL_BASELINE_DAYS,
+                    mask=mask,
                     **options,
                 )
                 clusters += [(Method.POISSON, c) for c in found or ()]
@@ -185,9 +196,12 @@ def run_warnings(
                         alpha=alpha,
                         monitor_days=TEMPORAL_WINDOW,
                         rng=_rng(day, category.pk, Method.TEMPORAL),
+                        mask=mask,
                     )
                 else:
-                    found = safely("EARS C2", detect.ears, series, variant="C2", alpha=alpha)
+                    found = safely(
+                        "EARS C2", detect.ears, series, variant="C2", alpha=alpha, mask=mask
+                    )
                 if found is not None and _keep(found, setting, rows):
                     findings.append(_temporal_finding(found, code, dates))
         stored = do_store_findings(category, findings, day, max_days=setting.max_days)

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -26,9 +27,10 @@ from civicgrid.warning.forms import (
     CaseForm,
     DismissForm,
     FilterForm,
+    ReportingDayForm,
     SettingForm,
 )
-from civicgrid.warning.models import Method, Signal
+from civicgrid.warning.models import Method, ReportingDay, Signal
 from civicgrid.warning.run import default_setting, settings_by_category
 from civicgrid.warning.selectors import (
     access_signal,
@@ -371,3 +373,82 @@ def warning_setting_edit(request, code):
         {"form": form, "category": _category_label(category)},
         status=status,
     )
+
+
+# --------------------------------------------------------------------------- reporting days
+
+
+def _reporting_day_rows():
+    return ReportingDay.objects.select_related("created_by").order_by("-day")
+
+
+@login_required
+def reporting_days(request):
+    """The days the detectors leave out (publicity pushes, outages): list, and mark one."""
+    _require_configure(request.user)
+    form = ReportingDayForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                marked = actions.do_mark_reporting_day(
+                    form.cleaned_data["day"],
+                    actor=request.user,
+                    kind=form.cleaned_data["kind"],
+                    note=form.cleaned_data["note"],
+                )
+            except ValidationError as exc:
+                add_errors(form, exc)
+            except ActionRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("%s is marked.") % marked.day)
+                return redirect("warning_reporting_days")
+        status = 400
+    page = Paginator(_reporting_day_rows(), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request, "warning/reporting_days.html", {"form": form, "page": page}, status=status
+    )
+
+
+@login_required
+@require_POST
+def reporting_day_remove(request):
+    """Take a day's mark back (POST ``day``); an unknown or malformed day is said, not a 500."""
+    _require_configure(request.user)
+    field = forms.DateField()
+    try:
+        day = field.clean(request.POST.get("day"))
+    except ValidationError:
+        day = None
+    marked = ReportingDay.objects.filter(day=day).first() if day else None
+    if marked is None:
+        messages.error(request, _("No such marked day."))
+        return redirect("warning_reporting_days")
+    try:
+        actions.do_unmark_reporting_day(marked, actor=request.user)
+    except ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("The mark of %s is taken back.") % marked.day)
+    return redirect("warning_reporting_days")
+
+
+@login_required
+def reporting_days_export(request, fmt):
+    _require_configure(request.user)
+    if fmt not in EXPORT_FORMATS:
+        raise Http404
+    header = [_("day"), _("kind"), _("note"), _("marked by"), _("marked at")]
+
+    def rows():
+        for marked in _reporting_day_rows()[:5000]:
+            yield [
+                marked.day,
+                marked.get_kind_display(),
+                marked.note,
+                marked.created_by.get_username() if marked.created_by else "",
+                timezone.localtime(marked.created).strftime("%Y-%m-%d %H:%M"),
+            ]
+
+    return export_response("reporting-days", header, rows(), fmt)

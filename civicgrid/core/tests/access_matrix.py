@@ -924,6 +924,22 @@ ENTRIES: list[E] = [
         group="warning",
         writes=True,
     ),
+    E(
+        "warning_reporting_days",
+        perm("warning.configure"),
+        group="warning",
+        writes=True,
+        post_data={"day": "2026-01-05", "kind": "publicity"},
+    ),
+    E("warning_reporting_days_export", perm("warning.configure"), {"fmt": CSV}, group="warning"),
+    E(
+        "warning_reporting_day_remove",
+        perm("warning.configure"),
+        group="warning",
+        get=False,
+        writes=True,
+        post_data={"day": "2026-01-05"},
+    ),
     E("warning_detail", scoped("warning.view", "signal"), {"pk": O("signal")}, group="warning"),
     E("warning_map", scoped("warning.view", "signal"), {"pk": O("signal")}, group="warning"),
     E(

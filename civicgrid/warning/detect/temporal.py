@@ -65,15 +65,17 @@ def ears(
     alpha: float | None = None,
     baseline: int = 7,
     min_sigma: float = 0.5,
+    mask=None,
 ) -> Cluster | None:
     """EARS alarm on the last day of ``series`` (a Cluster) or None.
 
     Alarm when the statistic exceeds z(1 - alpha) (defaults: C1/C2 alpha = 0.001, C3 0.025,
     as in R ``surveillance``). The p-value is the nominal normal tail 1 - Phi(statistic).
+    ``mask``: as for :func:`ears_statistic` (a masked last day raises no alarm).
     """
     variant = variant.upper()
     y = np.asarray(series, dtype=float)
-    s = ears_statistic(y, variant, baseline=baseline, min_sigma=min_sigma)
+    s = ears_statistic(y, variant, baseline=baseline, min_sigma=min_sigma, mask=mask)
     if len(s) == 0 or np.isnan(s[-1]):
         return None
     a = EARS_DEFAULT_ALPHA[variant] if alpha is None else alpha
@@ -217,6 +219,7 @@ def glm_cusum(
     replicates: int = 999,
     rng=None,
     min_history: int = 365,
+    mask=None,
 ) -> Cluster | None:
     """NB GLM baseline + NB CUSUM; alarm on the last day (a Cluster) or None.
 
@@ -225,13 +228,16 @@ def glm_cusum(
     days. Its p-value is the share of replicate monitoring windows drawn from the fitted NB model
     whose final CUSUM is at least the observed one; alarm if p <= ``alpha``. Returns None when
     the history is shorter than ``min_history`` days (use :func:`ears` then) or nothing is
-    unusual.
+    unusual. ``mask`` (a boolean per day, True = leave out): as for :func:`cusum_path`; the
+    replicates leave the same monitored days out.
     """
     y = np.asarray(series, dtype=float)
     n = len(y)
     if n < max(min_history, monitor_days + 60):
         return None
-    path, mu, r, fit_n = cusum_path(y, dates, holidays, monitor_days=monitor_days, kappa=kappa)
+    path, mu, r, fit_n = cusum_path(
+        y, dates, holidays, monitor_days=monitor_days, kappa=kappa, mask=mask
+    )
     s_obs = float(path[-1])
     if s_obs <= 0:
         return None
@@ -240,7 +246,10 @@ def glm_cusum(
         sim = rng.poisson(np.broadcast_to(mu, (replicates, len(mu))))
     else:
         sim = rng.poisson(rng.gamma(r, mu / r, size=(replicates, len(mu))))
-    s_sim = _cusum(_nb_llr(sim, mu, r, kappa))[:, -1]
+    llr = _nb_llr(sim, mu, r, kappa)
+    if mask is not None:
+        llr = np.where(np.asarray(mask, dtype=bool)[fit_n:], 0.0, llr)
+    s_sim = _cusum(llr)[:, -1]
     p = float((1 + np.count_nonzero(s_sim >= s_obs - 1e-9)) / (replicates + 1))
     if p > alpha:
         return None

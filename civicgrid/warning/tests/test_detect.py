@@ -300,6 +300,20 @@ def test_masked_days_are_left_out_of_the_temporal_detectors():
     assert plain[k] > masked[k] + 3 and masked[k] == pytest.approx(masked[k - 1])
 
 
+def test_the_temporal_alarms_take_the_mask_the_daily_run_passes():
+    """``ears`` and ``glm_cusum`` (what the daily run calls) alarm on a day of 60 extra reports
+    and not when that day is masked (a marked publicity day)."""
+    rng = np.random.default_rng(11)
+    y, dates = _series(420, rng)
+    y = y.copy()
+    y[-1] += 60
+    mask = np.zeros(len(y), dtype=bool)
+    mask[-1] = True
+    assert ears(y, "C2") is not None and ears(y, "C2", mask=mask) is None
+    assert glm_cusum(y, dates, rng=1) is not None
+    assert glm_cusum(y, dates, rng=1, mask=mask) is None
+
+
 def test_repair_dumps_spreads_a_dumped_week_back_and_leaves_a_real_cluster(small):
     """A township's week entered on one day is found (and only it) and spread back over its
     days: the scans then see no one-day cluster there; a real cluster (the week before it
