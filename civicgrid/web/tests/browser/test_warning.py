@@ -61,3 +61,26 @@ def test_the_county_opens_a_signal_sees_map_and_cases_and_acknowledges_it(site, 
     phone.shot("list-phone")
     assert phone.fits_the_screen()
     assert not phone.problems, phone.problems
+
+
+def test_the_county_marks_a_publicity_day_on_a_phone(site, people):
+    """The centre's operator, on a phone, marks tomorrow's 随手拍 promotion from the settings;
+    the day is listed and the page fits the screen."""
+    phone = people("county", phone=True)
+    page = phone.page
+    phone.go("/warnings/settings/")
+    with page.expect_navigation():
+        page.get_by_role("link", name=zh("Reporting disturbances")).click()
+    expect(page.locator("h1")).to_have_text(zh("Reporting disturbances"))
+    page.fill("#mark-day input[name=day]", "2026-12-01")
+    page.select_option("#mark-day select[name=kind]", "publicity")
+    page.fill("#mark-day input[name=note]", "随手拍有奖推广")
+    with page.expect_navigation():
+        page.locator("#mark-day button[type=submit]").click()
+    expect(page.locator(".messages .success")).to_be_visible()
+    row = page.locator("#reporting-days tbody tr").filter(has_text="2026-12-01")
+    expect(row).to_contain_text("随手拍有奖推广")
+    expect(row).to_contain_text(zh("Publicity or app campaign (more reports)"))
+    phone.shot("reporting-day-phone")
+    assert phone.fits_the_screen()
+    assert not phone.problems, phone.problems
