@@ -90,10 +90,30 @@ class Scorer:
         xlogx = S._xlogx_table(int(x[T - W - G :].sum()) + 1)
         scores = {}
 
-        def ebp(rows_b):  # rows_b: (W + G, N) expectation, masked rows zero
-            rows_b = np.where(mm[T - W - G :, None], 0.0, rows_b)
+        expectations = {}
+
+        def expectation(src):
+            """(W + G, N) expected counts of the last rows by the source a variant names."""
+            if src not in expectations:
+                if src == "ma":
+                    e = baseline(study, mask=m, days=W + G)
+                elif src in ("cell", "cond"):
+                    e = cell_baseline(study, self.b.county.township, days=W, rows=W + G, mask=m)
+                    if src == "cond":  # the shares times each day's observed total
+                        e = x[T - W - G :].sum(axis=1)[:, None] * (e.sum(axis=0) / e.sum())
+                elif src == "oracle":
+                    e = self.oracle(d, W + G)
+                else:
+                    raise ValueError(src)
+                expectations[src] = np.where(mm[T - W - G :, None], 0.0, e)
+            return expectations[src]
+
+        def cylinder_sums(rows_b):  # masked rows already zero
             B = cyl.circle_sums(S._window_sums(rows_b[G:]))
-            B_ext = cyl.circle_sums(S._window_sums(rows_b)[:, G : G + W])
+            return B, cyl.circle_sums(S._window_sums(rows_b)[:, G : G + W])
+
+        def ebp(rows_b):
+            B, B_ext = cylinder_sums(rows_b)
             lnB = np.log(np.maximum(B, 1e-300))
             s = S._ebp_score(obs, B, lnB, xlogx)
             return S._backlog_guard(s, obs, B, obs_ext, B_ext), B
@@ -103,9 +123,7 @@ class Scorer:
             "a cluster somewhere" averaged over the cylinders and relative risks under a prior --
             centre by its share of the expectation (the generator draws centres by rate), size
             and window uniform, q uniform over Q -- instead of the maximum over them."""
-            rows_b = np.where(mm[T - W - G :, None], 0.0, rows_b)
-            B = cyl.circle_sums(S._window_sums(rows_b[G:]))
-            B_ext = cyl.circle_sums(S._window_sums(rows_b)[:, G : G + W])
+            B, B_ext = cylinder_sums(rows_b)
             K = min(kmax, cyl.K)
             keep = S._backlog_guard(np.full(obs.shape, 10.0), obs, B, obs_ext, B_ext) > 0
             keep = keep[:, :K] & (cyl.pad[:, :K] < cyl.n_cells)[:, :, None]
@@ -127,22 +145,10 @@ class Scorer:
             kind = v.split("@")[0].split(":")[0]
             if kind.startswith("bayes_"):
                 kmax = int(v.split("@")[1]) if "@" in v else cyl.K
-                src = kind.split("_", 1)[1]
-                if src == "cell":
-                    bl = cell_baseline(study, self.b.county.township, days=W, rows=W + G, mask=m)
-                elif src == "cond":
-                    bl = cell_baseline(study, self.b.county.township, days=W, rows=W + G, mask=m)
-                    share = bl.sum(axis=0) / bl.sum()
-                    bl = x[T - W - G :].sum(axis=1)[:, None] * share[None, :]
-                elif src == "oracle":
-                    bl = self.oracle(d, W + G)
-                else:
-                    raise ValueError(v)
-                base[v] = bayes(bl, kmax)
+                base[v] = bayes(expectation(kind.split("_", 1)[1]), kmax)
+            elif kind in base:
                 continue
-            if kind in base:
-                continue
-            if kind == "stp":
+            elif kind == "stp":
                 by_cell = x.sum(axis=0)
                 by_day = x.sum(axis=1)
                 C = int(by_cell.sum())
@@ -155,19 +161,8 @@ class Scorer:
                 D_ext = np.cumsum(by_day[T - W - G :][::-1])[G : G + W]
                 s = S._backlog_guard(s, obs, mu, obs_ext, ncum[:, :, None] * D_ext / C)
                 base[kind] = (s, mu)
-            elif kind == "ebp_ma":
-                bl = baseline(study, mask=m, days=W + G)
-                base[kind] = ebp(bl)
-            elif kind == "ebp_cell":
-                bl = cell_baseline(study, self.b.county.township, days=W, rows=W + G, mask=m)
-                base[kind] = ebp(bl)
-            elif kind == "ebp_cond":
-                bl = cell_baseline(study, self.b.county.township, days=W, rows=W + G, mask=m)
-                share = bl.sum(axis=0) / bl.sum()
-                tot = x[T - W - G :].sum(axis=1)
-                base[kind] = ebp(tot[:, None] * share[None, :])
-            elif kind == "ebp_oracle":
-                base[kind] = ebp(self.oracle(d, W + G))
+            elif kind.startswith("ebp_"):
+                base[kind] = ebp(expectation(kind.split("_", 1)[1]))
             else:
                 raise ValueError(v)
         for v in self.variants:
