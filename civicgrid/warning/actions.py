@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from civicgrid.cases.models import Category
 from civicgrid.core.audit import record_event, snapshot
 from civicgrid.core.errors import ActionRefused
-from civicgrid.core.scoping import can, scope_for
+from civicgrid.core.scoping import can
 from civicgrid.warning import workflow
 from civicgrid.warning.models import (
     Method,
@@ -40,6 +40,7 @@ from civicgrid.warning.models import (
     SignalStep,
     WarningSetting,
 )
+from civicgrid.warning.selectors import may_configure
 
 __all__ = [
     "GROWTH_MIN_CASES",
@@ -484,12 +485,7 @@ _SETTING_FIELDS = (
 
 def do_configure_warning(category: Category, *, actor, **values) -> WarningSetting:
     """Set how the daily run treats a category (the county centre)."""
-    scope = scope_for(actor)
-    if (
-        not scope.has("warning.configure")
-        or not any(len(p) <= 6 for p in scope.prefixes("warning.configure"))
-        and not scope.superuser
-    ):
+    if not may_configure(actor):
         raise ActionRefused(_("Only the county centre sets early-warning parameters."))
     if not category.is_leaf:
         raise ValidationError({"category": _("Choose a category of the second level.")})
@@ -538,17 +534,12 @@ def do_configure_warning(category: Category, *, actor, **values) -> WarningSetti
     return setting
 
 
-def _require_county_centre(actor, message: str) -> None:
-    scope = scope_for(actor)
-    if not scope.superuser and not any(len(p) <= 6 for p in scope.prefixes("warning.configure")):
-        raise ActionRefused(message)
-
-
 def do_mark_reporting_day(day: date, *, actor, kind: str, note: str = "") -> ReportingDay:
     """Mark a day whose report counts the detectors must leave out (the county centre): a
     publicity or app campaign, an outage of the reporting channels. Days ahead may be marked
     (a planned campaign); a day is marked once."""
-    _require_county_centre(actor, _("Only the county centre marks reporting disturbances."))
+    if not may_configure(actor):
+        raise ActionRefused(_("Only the county centre marks reporting disturbances."))
     errors: dict[str, list[str]] = {}
     if kind not in ReportingDay.Kind.values:
         errors["kind"] = [_("Choose one of the kinds offered.")]
@@ -575,7 +566,8 @@ def do_mark_reporting_day(day: date, *, actor, kind: str, note: str = "") -> Rep
 
 def do_unmark_reporting_day(marked: ReportingDay, *, actor) -> None:
     """Take a day's mark back (the county centre); later runs count the day again."""
-    _require_county_centre(actor, _("Only the county centre marks reporting disturbances."))
+    if not may_configure(actor):
+        raise ActionRefused(_("Only the county centre marks reporting disturbances."))
     with transaction.atomic():
         before = snapshot(marked)
         record_event("warning.unmark_day", actor=actor, target=marked, before=before)

@@ -110,11 +110,11 @@ def run_warnings(
         full = counts.matrix(category.pk)
         rows = min(setting.history_days, full.shape[0])
         matrix, dates = full[-rows:], counts.dates[-rows:]
-        mask = np.array([d in disturbed for d in dates], dtype=bool) if disturbed else None
-        if mask is not None and not mask.any():
-            mask = None
-        if mask is not None:
+        mask = np.fromiter((d in disturbed for d in dates), dtype=bool, count=len(dates))
+        if mask.any():
             matrix = np.where(mask[:, None], 0, matrix)
+        else:
+            mask = None
         if not matrix.any():
             continue
         # a township's week of reports entered on one day is spread back over its days

@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_date
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -416,10 +416,9 @@ def reporting_days(request):
 def reporting_day_remove(request):
     """Take a day's mark back (POST ``day``); an unknown or malformed day is said, not a 500."""
     _require_configure(request.user)
-    field = forms.DateField()
     try:
-        day = field.clean(request.POST.get("day"))
-    except ValidationError:
+        day = parse_date(request.POST.get("day") or "")
+    except ValueError:  # well formed, but no such date
         day = None
     marked = ReportingDay.objects.filter(day=day).first() if day else None
     if marked is None:

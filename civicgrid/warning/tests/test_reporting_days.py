@@ -47,6 +47,7 @@ def test_the_centre_marks_a_day_exports_it_and_takes_it_back(places):
 
     remove = reverse("warning_reporting_day_remove")
     assert client.post(remove, {"day": "garbage"}).status_code == 302  # said, not a 500
+    assert client.post(remove, {"day": "2026-02-30"}).status_code == 302  # no such date
     assert client.post(remove, {"day": "2026-10-12"}).status_code == 302
     assert not ReportingDay.objects.exists()
     assert AuditEvent.objects.filter(action="warning.unmark_day").count() == 1
