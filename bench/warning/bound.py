@@ -45,7 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
+from scipy import special, stats  # noqa: E402
 
 from bench.warning.benchmark import BUDGET, HISTORY, TIERS, wilson  # noqa: E402
 from civicgrid.warning.detect import synthetic as syn  # noqa: E402
@@ -53,11 +53,6 @@ from civicgrid.warning.detect import synthetic as syn  # noqa: E402
 DAYS = 7
 DAY_CV = 0.2  # synthetic.simulate's default
 SEASON = 0.3
-
-
-def _logsumexp(x, axis):
-    top = x.max(axis=axis, keepdims=True)
-    return np.squeeze(top, axis) + np.log(np.exp(x - top).sum(axis=axis))
 
 
 class Genie:
@@ -93,7 +88,7 @@ class Genie:
         zone_counts = x[:, :, self.zones].sum(axis=3)
         a = np.log1p((self.rr - 1.0) / (self.season[None, :] * f))  # (n, DAYS)
         llr = np.cumsum(a[:, :, None] * zone_counts - self.extra[None], axis=1)
-        return _logsumexp(self.log_prior[None, None, :] + llr, axis=2)
+        return special.logsumexp(self.log_prior[None, None, :] + llr, axis=2)
 
     def direct(self, x, f):
         """log LR_DAYS of one week computed cell by cell from the Poisson probabilities (the
@@ -103,7 +98,7 @@ class Genie:
         extra = (self.rr - 1.0) * self.per_day * self.dow[:, None] * w[None, :]
         gain = stats.poisson.logpmf(x, null + extra) - stats.poisson.logpmf(x, null)
         per_zone = gain[:, self.zones].sum(axis=(0, 2))
-        return float(_logsumexp(self.log_prior + per_zone, axis=0))
+        return float(special.logsumexp(self.log_prior + per_zone, axis=0))
 
     def simulate(self, rng, n: int, event: bool, batch: int = 100):
         out = []

@@ -47,6 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np  # noqa: E402
+from scipy import special  # noqa: E402
 
 from bench.warning.benchmark import BUDGET, HISTORY, STUDY, TIERS, Bench, wilson  # noqa: E402
 from civicgrid.warning.detect import baseline, cell_baseline  # noqa: E402
@@ -135,8 +136,7 @@ class Scorer:
             terms = np.stack([prior + o * np.log(q) - (q - 1.0) * e for q in Q])
             terms = np.where(keep[None], terms, -np.inf)
             best = terms.max(axis=0)
-            top = float(best.max())
-            stat = top + float(np.log(np.exp(terms - top).sum()))
+            stat = float(special.logsumexp(terms))
             j = np.unravel_index(int(best.argmax()), best.shape)
             return stat, set(cyl.cells_of(int(j[0]), int(j[1])))
 
